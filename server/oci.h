@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The OCI Distribution v1.1 routes (/v2/...) plus /healthz and /metrics,
+ * as an HTTP handler over a registry root. */
+#ifndef UREG_SERVER_OCI_H
+#define UREG_SERVER_OCI_H
+
+#include "server/http.h"
+#include "store/cas.h"
+#include "store/index.h"
+#include "store/upload.h"
+
+typedef struct {
+	ureg_cas *cas; /* borrowed, all three */
+	ureg_index *index;
+	ureg_uploads *uploads;
+	ureg_http *http; /* for /metrics; set after start */
+	int private_reads;
+	uint64_t max_blob_size;
+	int64_t started; /* unix seconds */
+} ureg_oci;
+
+/* Fills `out` with the callbacks; `oci` must outlive the server. */
+void ureg_oci_handler(ureg_http_handler *out, ureg_oci *oci);
+
+#endif
