@@ -1,0 +1,1626 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The SQLite index: one connection per thread with cached statements,
+ * schema migrations keyed on PRAGMA user_version, and every multi-table
+ * write in one IMMEDIATE transaction. The only file that sees sqlite3.h. */
+#include "store/index.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+/* 'ureg' in PRAGMA application_id, so a foreign database is refused. */
+#define INDEX_APPLICATION_ID 0x75726567
+/* Repository names, tags, upload ids, scopes, media types. */
+#define INDEX_TEXT_MAX 4096
+/* A manifest's annotations cannot exceed the manifest itself. */
+#define INDEX_JSON_MAX (4u * 1024 * 1024)
+/* More references than a 4 MiB manifest could hold. */
+#define INDEX_REFS_MAX 100000
+/* Rows read per statement in ureg_index_foreach_ref. */
+#define INDEX_WALK_BATCH 256
+#define INDEX_BUSY_MS 5000
+
+/*
+ * Schema migrations, in order: migrations[i] takes user_version i to i + 1.
+ * Never edit a released entry; append a new one.
+ */
+static const char *const migrations[] = {
+        /* 1: the initial schema */
+        "PRAGMA application_id = 1970431335;\n" /* INDEX_APPLICATION_ID */
+        "CREATE TABLE repositories (\n"
+        "  id INTEGER PRIMARY KEY,\n"
+        "  name TEXT NOT NULL UNIQUE\n"
+        ");\n"
+        "CREATE TABLE blob_links (\n"
+        "  repo_id INTEGER NOT NULL REFERENCES repositories(id),\n"
+        "  digest TEXT NOT NULL,\n"
+        "  size INTEGER NOT NULL CHECK (size >= 0),\n"
+        "  PRIMARY KEY (repo_id, digest)\n"
+        ");\n"
+        "CREATE INDEX blob_links_digest ON blob_links(digest);\n"
+        "CREATE TABLE manifests (\n"
+        "  repo_id INTEGER NOT NULL REFERENCES repositories(id),\n"
+        "  digest TEXT NOT NULL,\n"
+        "  size INTEGER NOT NULL CHECK (size >= 0),\n"
+        "  media_type TEXT NOT NULL,\n"
+        "  artifact_type TEXT,\n"
+        "  subject TEXT,\n"
+        "  annotations TEXT,\n"
+        "  created INTEGER NOT NULL,\n"
+        "  PRIMARY KEY (repo_id, digest)\n"
+        ");\n"
+        "CREATE INDEX manifests_digest ON manifests(digest);\n"
+        "CREATE INDEX manifests_subject ON manifests(repo_id, subject, "
+        "digest)\n"
+        "  WHERE subject IS NOT NULL;\n"
+        "CREATE TABLE manifest_refs (\n"
+        "  repo_id INTEGER NOT NULL,\n"
+        "  manifest_digest TEXT NOT NULL,\n"
+        "  ref_digest TEXT NOT NULL,\n"
+        "  PRIMARY KEY (repo_id, manifest_digest, ref_digest),\n"
+        "  FOREIGN KEY (repo_id, manifest_digest)\n"
+        "    REFERENCES manifests(repo_id, digest)\n"
+        ");\n"
+        "CREATE INDEX manifest_refs_ref ON manifest_refs(ref_digest);\n"
+        "CREATE TABLE tags (\n"
+        "  repo_id INTEGER NOT NULL,\n"
+        "  name TEXT NOT NULL,\n"
+        "  digest TEXT NOT NULL,\n"
+        "  updated INTEGER NOT NULL,\n"
+        "  PRIMARY KEY (repo_id, name),\n"
+        "  FOREIGN KEY (repo_id, digest) REFERENCES manifests(repo_id, "
+        "digest)\n"
+        ");\n"
+        "CREATE INDEX tags_digest ON tags(repo_id, digest);\n"
+        "CREATE TABLE uploads (\n"
+        "  id TEXT PRIMARY KEY,\n"
+        "  repo TEXT NOT NULL,\n"
+        "  created INTEGER NOT NULL,\n"
+        "  touched INTEGER NOT NULL\n"
+        ");\n"
+        "CREATE INDEX uploads_touched ON uploads(touched);\n"
+        "CREATE TABLE tokens (\n"
+        "  hash TEXT NOT NULL,\n"
+        "  scope TEXT NOT NULL,\n"
+        "  created INTEGER NOT NULL,\n"
+        "  PRIMARY KEY (hash, scope)\n"
+        ");\n",
+};
+
+#define INDEX_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(*migrations)))
+
+/* The predicate "repository r has content", shared by list and exists. */
+#define REPO_HAS_CONTENT                                                       \
+	"(EXISTS (SELECT 1 FROM blob_links WHERE repo_id = r.id) OR "          \
+	"EXISTS (SELECT 1 FROM manifests WHERE repo_id = r.id) OR "            \
+	"EXISTS (SELECT 1 FROM tags WHERE repo_id = r.id))"
+
+/* Every statement a connection may cache, prepared on first use. */
+enum {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_REPO_ID,
+	S_REPO_INSERT,
+	S_REPO_LIST,
+	S_REPO_EXISTS,
+	S_LINK_PUT,
+	S_LINK_GET,
+	S_LINK_DEL,
+	S_BLOB_IN_USE,
+	S_MAN_PUT,
+	S_REF_PUT,
+	S_TAG_PUT,
+	S_MAN_GET,
+	S_MAN_DEL_TAGS,
+	S_MAN_DEL_REFS,
+	S_MAN_DEL,
+	S_TAG_GET,
+	S_TAG_LIST,
+	S_TAG_DEL,
+	S_REFERRERS,
+	S_UP_CREATE,
+	S_UP_EXISTS,
+	S_UP_TOUCH,
+	S_UP_DEL,
+	S_UP_STALE,
+	S_UP_LIST,
+	S_TOK_ADD,
+	S_TOK_SCOPES,
+	S_WALK_LINKS,
+	S_WALK_MANIFESTS,
+	S_WALK_REFS,
+	S_COUNT
+};
+
+static const char *const index_sql[S_COUNT] = {
+        [S_BEGIN] = "BEGIN IMMEDIATE",
+        [S_COMMIT] = "COMMIT",
+        [S_ROLLBACK] = "ROLLBACK",
+        [S_REPO_ID] = "SELECT id FROM repositories WHERE name = ?1",
+        [S_REPO_INSERT] = "INSERT INTO repositories (name) VALUES (?1)",
+        [S_REPO_LIST] = "SELECT name FROM repositories r WHERE name > ?1 "
+                        "AND " REPO_HAS_CONTENT " ORDER BY name LIMIT ?2",
+        [S_REPO_EXISTS] = "SELECT " REPO_HAS_CONTENT
+                          " FROM repositories r WHERE r.name = ?1",
+        [S_LINK_PUT] = "INSERT INTO blob_links (repo_id, digest, size) "
+                       "VALUES (?1, ?2, ?3) ON CONFLICT (repo_id, digest) "
+                       "DO UPDATE SET size = excluded.size",
+        [S_LINK_GET] =
+                "SELECT l.size FROM blob_links l JOIN repositories r "
+                "ON r.id = l.repo_id WHERE r.name = ?1 AND l.digest = ?2",
+        [S_LINK_DEL] = "DELETE FROM blob_links WHERE repo_id = "
+                       "(SELECT id FROM repositories WHERE name = ?1) "
+                       "AND digest = ?2",
+        [S_BLOB_IN_USE] =
+                "SELECT EXISTS (SELECT 1 FROM blob_links WHERE digest = ?1) "
+                "OR EXISTS (SELECT 1 FROM manifests WHERE digest = ?1) "
+                "OR EXISTS (SELECT 1 FROM manifest_refs WHERE ref_digest = ?1)",
+        [S_MAN_PUT] = "INSERT INTO manifests (repo_id, digest, size, "
+                      "media_type, artifact_type, subject, annotations, "
+                      "created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                      "ON CONFLICT (repo_id, digest) DO NOTHING",
+        [S_REF_PUT] = "INSERT OR IGNORE INTO manifest_refs (repo_id, "
+                      "manifest_digest, ref_digest) VALUES (?1, ?2, ?3)",
+        [S_TAG_PUT] = "INSERT INTO tags (repo_id, name, digest, updated) "
+                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repo_id, name) "
+                      "DO UPDATE SET digest = excluded.digest, "
+                      "updated = excluded.updated",
+        [S_MAN_GET] = "SELECT m.size, m.media_type, m.artifact_type, "
+                      "m.subject, m.annotations FROM manifests m "
+                      "JOIN repositories r ON r.id = m.repo_id "
+                      "WHERE r.name = ?1 AND m.digest = ?2",
+        [S_MAN_DEL_TAGS] = "DELETE FROM tags WHERE repo_id = ?1 AND "
+                           "digest = ?2",
+        [S_MAN_DEL_REFS] = "DELETE FROM manifest_refs WHERE repo_id = ?1 "
+                           "AND manifest_digest = ?2",
+        [S_MAN_DEL] = "DELETE FROM manifests WHERE repo_id = ?1 AND "
+                      "digest = ?2",
+        [S_TAG_GET] = "SELECT t.digest FROM tags t JOIN repositories r "
+                      "ON r.id = t.repo_id WHERE r.name = ?1 AND t.name = ?2",
+        [S_TAG_LIST] = "SELECT t.name FROM tags t JOIN repositories r "
+                       "ON r.id = t.repo_id WHERE r.name = ?1 AND "
+                       "t.name > ?2 ORDER BY t.name LIMIT ?3",
+        [S_TAG_DEL] = "DELETE FROM tags WHERE repo_id = "
+                      "(SELECT id FROM repositories WHERE name = ?1) "
+                      "AND name = ?2",
+        [S_REFERRERS] = "SELECT m.digest, m.size, m.media_type, "
+                        "m.artifact_type, m.subject, m.annotations "
+                        "FROM manifests m JOIN repositories r "
+                        "ON r.id = m.repo_id WHERE r.name = ?1 AND "
+                        "m.subject = ?2 AND (?3 IS NULL OR "
+                        "m.artifact_type = ?3) ORDER BY m.digest",
+        [S_UP_CREATE] = "INSERT INTO uploads (id, repo, created, touched) "
+                        "VALUES (?1, ?2, ?3, ?3)",
+        [S_UP_EXISTS] = "SELECT 1 FROM uploads WHERE id = ?1 AND repo = ?2",
+        [S_UP_TOUCH] = "UPDATE uploads SET touched = ?2 WHERE id = ?1",
+        [S_UP_DEL] = "DELETE FROM uploads WHERE id = ?1",
+        [S_UP_STALE] = "SELECT id FROM uploads WHERE touched < ?1 "
+                       "ORDER BY id",
+        [S_UP_LIST] = "SELECT id FROM uploads ORDER BY id",
+        [S_TOK_ADD] = "INSERT INTO tokens (hash, scope, created) "
+                      "VALUES (?1, ?2, ?3) ON CONFLICT (hash, scope) "
+                      "DO NOTHING",
+        [S_TOK_SCOPES] = "SELECT scope FROM tokens WHERE hash = ?1 "
+                         "ORDER BY scope",
+        [S_WALK_LINKS] = "SELECT l.rowid, r.name, l.digest, l.size "
+                         "FROM blob_links l JOIN repositories r "
+                         "ON r.id = l.repo_id WHERE l.rowid > ?1 "
+                         "ORDER BY l.rowid LIMIT ?2",
+        [S_WALK_MANIFESTS] = "SELECT m.rowid, r.name, m.digest, m.size "
+                             "FROM manifests m JOIN repositories r "
+                             "ON r.id = m.repo_id WHERE m.rowid > ?1 "
+                             "ORDER BY m.rowid LIMIT ?2",
+        [S_WALK_REFS] = "SELECT x.rowid, r.name, x.ref_digest, -1 "
+                        "FROM manifest_refs x JOIN repositories r "
+                        "ON r.id = x.repo_id WHERE x.rowid > ?1 "
+                        "ORDER BY x.rowid LIMIT ?2",
+};
+
+typedef struct index_conn {
+	ureg_index *owner;
+	sqlite3 *db;
+	struct index_conn *prev, *next;
+	sqlite3_stmt *stmts[S_COUNT];
+} index_conn;
+
+struct ureg_index {
+	char *path;
+	pthread_key_t key;
+	int key_ok;
+	pthread_mutex_t lock; /* guards `conns` */
+	index_conn *conns;
+};
+
+/* --- connections ---------------------------------------------------------- */
+
+static void conn_close(index_conn *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(c->stmts[i]);
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+static void conn_unlink(ureg_index *ix, index_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ix->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Runs when a thread that used the index exits. */
+static void conn_destructor(void *p)
+{
+	index_conn *c = p;
+	ureg_index *ix = c->owner;
+
+	pthread_mutex_lock(&ix->lock);
+	conn_unlink(ix, c);
+	pthread_mutex_unlock(&ix->lock);
+	conn_close(c);
+}
+
+/* Formats `fmt` and appends SQLite's message for `db`. Returns UREG_EIO. */
+static int db_fail(sqlite3 *db, const char *fmt, ...) UREG_PRINTF(2, 3);
+
+static int db_fail(sqlite3 *db, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return ureg_error_set(UREG_EIO, "%s: %s", what,
+	                      db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* Runs a PRAGMA that answers one text row and copies the answer. */
+static int db_pragma_text(sqlite3 *db, const char *sql, char *out, size_t len,
+                          const char *path)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *text;
+	int rc, error = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    (rc = sqlite3_step(s)) != SQLITE_ROW) {
+		error = db_fail(db, "index \"%s\": \"%s\" failed", path, sql);
+		goto done;
+	}
+	text = sqlite3_column_text(s, 0);
+	snprintf(out, len, "%s", text ? (const char *)text : "");
+done:
+	sqlite3_finalize(s);
+	return error;
+}
+
+static int db_pragma_int(sqlite3 *db, const char *sql, int64_t *out,
+                         const char *path)
+{
+	sqlite3_stmt *s = NULL;
+	int error = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		error = db_fail(db, "index \"%s\": \"%s\" failed", path, sql);
+		goto done;
+	}
+	*out = sqlite3_column_int64(s, 0);
+done:
+	sqlite3_finalize(s);
+	return error;
+}
+
+static int conn_open(index_conn **out, ureg_index *ix)
+{
+	index_conn *c = calloc(1, sizeof(*c));
+	char mode[32];
+	int error = 0;
+
+	*out = NULL;
+	if (!c)
+		return ureg_error_set(UREG_ENOMEM, "out of memory");
+	c->owner = ix;
+	if (sqlite3_open_v2(ix->path, &c->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                            SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		error = db_fail(c->db, "cannot open index \"%s\"", ix->path);
+		goto done;
+	}
+	sqlite3_extended_result_codes(c->db, 0);
+	if (sqlite3_busy_timeout(c->db, INDEX_BUSY_MS) != SQLITE_OK) {
+		error = db_fail(c->db, "index \"%s\": cannot set busy timeout",
+		                ix->path);
+		goto done;
+	}
+	if ((error = db_pragma_text(c->db, "PRAGMA journal_mode=WAL", mode,
+	                            sizeof(mode), ix->path)) < 0)
+		goto done;
+	if (strcmp(mode, "wal") != 0) {
+		error = ureg_error_set(UREG_EIO,
+		                       "index \"%s\" cannot use WAL mode "
+		                       "(journal mode is \"%s\")",
+		                       ix->path, mode);
+		goto done;
+	}
+	if (sqlite3_exec(c->db,
+	                 "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+	                 NULL, NULL, NULL) != SQLITE_OK) {
+		error = db_fail(c->db, "index \"%s\": cannot set pragmas",
+		                ix->path);
+		goto done;
+	}
+done:
+	if (error < 0)
+		conn_close(c);
+	else
+		*out = c;
+	return error;
+}
+
+/* This thread's connection, opened on first use. */
+static int index_conn_get(index_conn **out, ureg_index *ix)
+{
+	index_conn *c = pthread_getspecific(ix->key);
+	int error;
+
+	if (c) {
+		*out = c;
+		return 0;
+	}
+	if ((error = conn_open(&c, ix)) < 0)
+		return error;
+	pthread_mutex_lock(&ix->lock);
+	c->next = ix->conns;
+	if (ix->conns)
+		ix->conns->prev = c;
+	ix->conns = c;
+	pthread_mutex_unlock(&ix->lock);
+	if (pthread_setspecific(ix->key, c) != 0) {
+		pthread_mutex_lock(&ix->lock);
+		conn_unlink(ix, c);
+		pthread_mutex_unlock(&ix->lock);
+		conn_close(c);
+		return ureg_error_set(UREG_ENOMEM,
+		                      "cannot attach an index connection to "
+		                      "this thread");
+	}
+	*out = c;
+	return 0;
+}
+
+/* --- statements ----------------------------------------------------------- */
+
+static int stmt_get(sqlite3_stmt **out, index_conn *c, int id)
+{
+	*out = NULL;
+	if (!c->stmts[id] &&
+	    sqlite3_prepare_v3(c->db, index_sql[id], -1,
+	                       SQLITE_PREPARE_PERSISTENT, &c->stmts[id],
+	                       NULL) != SQLITE_OK)
+		return db_fail(c->db, "cannot prepare index statement %d", id);
+	*out = c->stmts[id];
+	return 0;
+}
+
+/* Makes a statement reusable; NULL-safe, so `done:` calls it always. */
+static void stmt_done(sqlite3_stmt *s)
+{
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *text)
+{
+	return sqlite3_bind_text(s, i, text, -1, SQLITE_TRANSIENT);
+}
+
+static int bind_u64(sqlite3_stmt *s, int i, uint64_t v)
+{
+	return sqlite3_bind_int64(s, i, v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+static int col_digest(ureg_digest *out, sqlite3_stmt *s, int i)
+{
+	const char *text = (const char *)sqlite3_column_text(s, i);
+	int len = sqlite3_column_bytes(s, i);
+
+	if (!text || ureg_digest_parse_n(out, text, (size_t)len) < 0)
+		return ureg_error_set(UREG_EIO,
+		                      "index row holds a malformed digest "
+		                      "\"%.80s\"",
+		                      text ? text : "(null)");
+	return 0;
+}
+
+/* Copies a text column; a NULL column gives NULL. */
+static int col_strdup(char **out, sqlite3_stmt *s, int i)
+{
+	const char *text = (const char *)sqlite3_column_text(s, i);
+	int len = sqlite3_column_bytes(s, i);
+
+	*out = NULL;
+	if (!text)
+		return 0;
+	if (!(*out = malloc((size_t)len + 1)))
+		return ureg_error_set(UREG_ENOMEM, "out of memory");
+	memcpy(*out, text, (size_t)len);
+	(*out)[len] = '\0';
+	return 0;
+}
+
+/* Steps `s` to the end, collecting column 0 of every row. */
+static int collect_strings(char ***out, size_t *count, index_conn *c,
+                           sqlite3_stmt *s, const char *what)
+{
+	char **list = NULL;
+	size_t n = 0, cap = 0;
+	int rc, error = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char **tmp = realloc(list, ncap * sizeof(*list));
+
+			if (!tmp) {
+				error = ureg_error_set(UREG_ENOMEM,
+				                       "out of memory");
+				goto done;
+			}
+			list = tmp;
+			cap = ncap;
+		}
+		if ((error = col_strdup(&list[n], s, 0)) < 0)
+			goto done;
+		if (list[n])
+			n++;
+	}
+	if (rc != SQLITE_DONE)
+		error = db_fail(c->db, "cannot list %s", what);
+done:
+	if (error < 0) {
+		ureg_index_strings_free(list, n);
+		list = NULL;
+		n = 0;
+	}
+	*out = list;
+	*count = n;
+	return error;
+}
+
+/* --- transactions --------------------------------------------------------- */
+
+static int tx_run(index_conn *c, int id, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int error;
+
+	if ((error = stmt_get(&s, c, id)) < 0)
+		return error;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db, "cannot %s an index transaction", what);
+	sqlite3_reset(s);
+	return error;
+}
+
+static int tx_begin(index_conn *c)
+{
+	return tx_run(c, S_BEGIN, "begin");
+}
+
+static int tx_commit(index_conn *c)
+{
+	return tx_run(c, S_COMMIT, "commit");
+}
+
+/* Rolls back if a transaction is open (some errors end it themselves). */
+static void tx_rollback(index_conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db)) {
+		sqlite3_stmt *s = NULL;
+
+		if (stmt_get(&s, c, S_ROLLBACK) == 0) {
+			sqlite3_step(s);
+			sqlite3_reset(s);
+		}
+	}
+}
+
+/* Ends a write transaction: commit if all went well, else roll back. */
+static int tx_end(index_conn *c, int error)
+{
+	if (error == 0 && (error = tx_commit(c)) == 0)
+		return 0;
+	tx_rollback(c);
+	return error;
+}
+
+/* --- argument checks ------------------------------------------------------ */
+
+static int check_text(const char *text, const char *what)
+{
+	size_t len;
+
+	if (!text || !*text)
+		return ureg_error_set(UREG_EINVALID, "empty %s", what);
+	len = strnlen(text, INDEX_TEXT_MAX + 1);
+	if (len > INDEX_TEXT_MAX)
+		return ureg_error_set(UREG_EINVALID,
+		                      "%s \"%.64s...\" is longer than %d bytes",
+		                      what, text, INDEX_TEXT_MAX);
+	return 0;
+}
+
+static int check_size(uint64_t size, const char *what)
+{
+	if (size > INT64_MAX)
+		return ureg_error_set(UREG_EINVALID,
+		                      "%s size %llu is out of range", what,
+		                      (unsigned long long)size);
+	return 0;
+}
+
+/* --- open, migrate, free -------------------------------------------------- */
+
+static int index_migrate(index_conn *c, const char *path)
+{
+	int64_t version = 0, app_id = 0;
+	int error = 0;
+
+	if ((error = db_pragma_int(c->db, "PRAGMA user_version", &version,
+	                           path)) < 0 ||
+	    (error = db_pragma_int(c->db, "PRAGMA application_id", &app_id,
+	                           path)) < 0)
+		return error;
+	if (version > INDEX_SCHEMA_VERSION)
+		return ureg_error_set(UREG_EINVALID,
+		                      "index \"%s\" has schema version %lld, "
+		                      "this build knows up to %d",
+		                      path, (long long)version,
+		                      INDEX_SCHEMA_VERSION);
+	if (version > 0 && app_id != INDEX_APPLICATION_ID)
+		return ureg_error_set(UREG_EINVALID,
+		                      "\"%s\" is not a ureg index "
+		                      "(application id %lld)",
+		                      path, (long long)app_id);
+	while (version < INDEX_SCHEMA_VERSION) {
+		char sql[64];
+
+		if ((error = tx_begin(c)) < 0)
+			return error;
+		/* another process may have migrated meanwhile */
+		if ((error = db_pragma_int(c->db, "PRAGMA user_version",
+		                           &version, path)) < 0)
+			goto fail;
+		if (version >= INDEX_SCHEMA_VERSION) {
+			if ((error = tx_end(c, 0)) < 0)
+				return error;
+			break;
+		}
+		if (version < 0) {
+			error = ureg_error_set(UREG_EINVALID,
+			                       "index \"%s\" has schema "
+			                       "version %lld",
+			                       path, (long long)version);
+			goto fail;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld",
+		         (long long)version + 1);
+		if (sqlite3_exec(c->db, migrations[version], NULL, NULL,
+		                 NULL) != SQLITE_OK ||
+		    sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			error = db_fail(c->db,
+			                "index \"%s\": migration to schema "
+			                "version %lld failed",
+			                path, (long long)version + 1);
+			goto fail;
+		}
+		if ((error = tx_end(c, 0)) < 0)
+			return error;
+		version++;
+	}
+	return 0;
+fail:
+	tx_rollback(c);
+	return error;
+}
+
+int ureg_index_open(ureg_index **out, const char *path)
+{
+	ureg_index *ix = NULL;
+	index_conn *c = NULL;
+	int error = 0;
+
+	*out = NULL;
+	if (!path || !*path)
+		return ureg_error_set(UREG_EINVALID, "empty index path");
+	if (strnlen(path, PATH_MAX) >= PATH_MAX)
+		return ureg_error_set(UREG_EINVALID,
+		                      "index path \"%.64s...\" is too long",
+		                      path);
+	if (!sqlite3_threadsafe())
+		return ureg_error_set(UREG_EINVALID,
+		                      "sqlite was built without thread safety");
+	if (!(ix = calloc(1, sizeof(*ix))) || !(ix->path = strdup(path))) {
+		free(ix);
+		return ureg_error_set(UREG_ENOMEM, "out of memory");
+	}
+	if (pthread_mutex_init(&ix->lock, NULL) != 0) {
+		free(ix->path);
+		free(ix);
+		return ureg_error_set(UREG_ENOMEM, "cannot create a mutex");
+	}
+	if (pthread_key_create(&ix->key, conn_destructor) != 0) {
+		error = ureg_error_set(UREG_ENOMEM,
+		                       "cannot create a thread key");
+		goto done;
+	}
+	ix->key_ok = 1;
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = index_migrate(c, path)) < 0)
+		goto done;
+done:
+	if (error < 0)
+		ureg_index_free(ix);
+	else
+		*out = ix;
+	return error;
+}
+
+void ureg_index_free(ureg_index *ix)
+{
+	if (!ix)
+		return;
+	/* After this no exiting thread runs conn_destructor for us. */
+	if (ix->key_ok)
+		pthread_key_delete(ix->key);
+	pthread_mutex_lock(&ix->lock);
+	while (ix->conns) {
+		index_conn *c = ix->conns;
+
+		conn_unlink(ix, c);
+		conn_close(c);
+	}
+	pthread_mutex_unlock(&ix->lock);
+	pthread_mutex_destroy(&ix->lock);
+	free(ix->path);
+	free(ix);
+}
+
+int ureg_index_schema_version(void)
+{
+	return INDEX_SCHEMA_VERSION;
+}
+
+void ureg_index_strings_free(char **list, size_t count)
+{
+	size_t i;
+
+	if (!list)
+		return;
+	for (i = 0; i < count; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* --- repositories --------------------------------------------------------- */
+
+/* 1 and the id if the repository row exists, 0 if not. */
+static int repo_id(int64_t *out, index_conn *c, const char *repo)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	if ((error = stmt_get(&s, c, S_REPO_ID)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		error = 1;
+	} else if (rc == SQLITE_DONE) {
+		error = 0;
+	} else {
+		error = db_fail(c->db, "cannot look up repository \"%s\"",
+		                repo);
+	}
+	stmt_done(s);
+	return error;
+}
+
+/* The repository's id, creating the row. Call inside a transaction. */
+static int repo_id_ensure(int64_t *out, index_conn *c, const char *repo)
+{
+	sqlite3_stmt *s = NULL;
+	int found, error = 0;
+
+	if ((found = repo_id(out, c, repo)) != 0)
+		return found < 0 ? found : 0;
+	if ((error = stmt_get(&s, c, S_REPO_INSERT)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db, "cannot create repository \"%s\"", repo);
+	else
+		*out = sqlite3_last_insert_rowid(c->db);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_repo_list(char ***out, size_t *count, ureg_index *ix,
+                         const char *after, size_t limit)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if (after && strnlen(after, INDEX_TEXT_MAX + 1) > INDEX_TEXT_MAX)
+		return ureg_error_set(UREG_EINVALID,
+		                      "repository \"%.64s...\" is too long",
+		                      after);
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_REPO_LIST)) < 0)
+		return error;
+	/* names are never empty, so "" sorts before them all */
+	if (bind_text(s, 1, after ? after : "") != SQLITE_OK ||
+	    bind_u64(s, 2, limit) != SQLITE_OK) {
+		error = db_fail(c->db, "cannot list repositories");
+		goto done;
+	}
+	error = collect_strings(out, count, c, s, "repositories");
+done:
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_repo_exists(ureg_index *ix, const char *repo)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_REPO_EXISTS)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		error = sqlite3_column_int(s, 0) ? 1 : 0;
+	else if (rc == SQLITE_DONE)
+		error = 0;
+	else
+		error = db_fail(c->db, "cannot look up repository \"%s\"",
+		                repo);
+	stmt_done(s);
+	return error;
+}
+
+/* --- blob links ----------------------------------------------------------- */
+
+int ureg_index_blob_link(ureg_index *ix, const char *repo,
+                         const ureg_digest *digest, uint64_t size)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int64_t rid = 0;
+	int error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_size(size, "blob")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_LINK_PUT)) < 0)
+		return error;
+	ureg_digest_format(name, digest);
+	if ((error = tx_begin(c)) < 0)
+		return error;
+	if ((error = repo_id_ensure(&rid, c, repo)) < 0)
+		goto done;
+	if (sqlite3_bind_int64(s, 1, rid) != SQLITE_OK ||
+	    bind_text(s, 2, name) != SQLITE_OK ||
+	    bind_u64(s, 3, size) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db, "cannot link blob %s into \"%s\"", name,
+		                repo);
+done:
+	stmt_done(s);
+	return tx_end(c, error);
+}
+
+int ureg_index_blob_linked(ureg_index *ix, const char *repo,
+                           const ureg_digest *digest, uint64_t *size_out)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int rc, error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_LINK_GET)) < 0)
+		return error;
+	ureg_digest_format(name, digest);
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, name) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (size_out)
+			*size_out = (uint64_t)sqlite3_column_int64(s, 0);
+		error = 1;
+	} else if (rc == SQLITE_DONE) {
+		error = 0;
+	} else {
+		error = db_fail(c->db, "cannot look up blob %s in \"%s\"", name,
+		                repo);
+	}
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_blob_unlink(ureg_index *ix, const char *repo,
+                           const ureg_digest *digest)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_LINK_DEL)) < 0)
+		return error;
+	ureg_digest_format(name, digest);
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, name) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db, "cannot unlink blob %s from \"%s\"",
+		                name, repo);
+	else if (sqlite3_changes(c->db) == 0)
+		error = ureg_error_set(UREG_ENOTFOUND,
+		                       "blob %s is not linked into \"%s\"",
+		                       name, repo);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_blob_in_use(ureg_index *ix, const ureg_digest *digest)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int error;
+
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_BLOB_IN_USE)) < 0)
+		return error;
+	ureg_digest_format(name, digest);
+	if (bind_text(s, 1, name) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
+		error = db_fail(c->db, "cannot check whether blob %s is used",
+		                name);
+	else
+		error = sqlite3_column_int(s, 0) ? 1 : 0;
+	stmt_done(s);
+	return error;
+}
+
+/* --- manifests, tags, referrers ------------------------------------------- */
+
+void ureg_index_manifest_clear(ureg_index_manifest *m)
+{
+	if (!m)
+		return;
+	free(m->media_type);
+	free(m->artifact_type);
+	free(m->annotations_json);
+	m->media_type = m->artifact_type = m->annotations_json = NULL;
+}
+
+void ureg_index_manifests_free(ureg_index_manifest *list, size_t count)
+{
+	size_t i;
+
+	if (!list)
+		return;
+	for (i = 0; i < count; i++)
+		ureg_index_manifest_clear(&list[i]);
+	free(list);
+}
+
+static int check_manifest(const ureg_index_manifest *m)
+{
+	int error;
+
+	if (!m)
+		return ureg_error_set(UREG_EINVALID, "no manifest given");
+	if ((error = check_text(m->media_type, "manifest media type")) < 0 ||
+	    (error = check_size(m->size, "manifest")) < 0)
+		return error;
+	if (m->artifact_type &&
+	    (error = check_text(m->artifact_type, "artifact type")) < 0)
+		return error;
+	if (m->annotations_json &&
+	    strnlen(m->annotations_json, INDEX_JSON_MAX + 1) > INDEX_JSON_MAX)
+		return ureg_error_set(UREG_ETOOBIG,
+		                      "manifest annotations exceed %u bytes",
+		                      INDEX_JSON_MAX);
+	return 0;
+}
+
+/* Fills `out` (digest already set) from columns size, media_type,
+ * artifact_type, subject, annotations starting at `first`. */
+static int manifest_from_row(ureg_index_manifest *out, sqlite3_stmt *s,
+                             int first)
+{
+	int error;
+
+	out->size = (uint64_t)sqlite3_column_int64(s, first);
+	out->has_subject = sqlite3_column_type(s, first + 3) != SQLITE_NULL;
+	memset(&out->subject, 0, sizeof(out->subject));
+	if ((error = col_strdup(&out->media_type, s, first + 1)) < 0 ||
+	    (error = col_strdup(&out->artifact_type, s, first + 2)) < 0 ||
+	    (out->has_subject &&
+	     (error = col_digest(&out->subject, s, first + 3)) < 0) ||
+	    (error = col_strdup(&out->annotations_json, s, first + 4)) < 0)
+		return error;
+	if (!out->media_type &&
+	    !(out->media_type = strdup("application/octet-stream")))
+		return ureg_error_set(UREG_ENOMEM, "out of memory");
+	return 0;
+}
+
+int ureg_index_manifest_put(ureg_index *ix, const char *repo,
+                            const ureg_index_manifest *m,
+                            const ureg_digest *refs, size_t nrefs,
+                            const char *tag)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *sm = NULL, *sr = NULL, *st = NULL;
+	char name[UREG_DIGEST_STRLEN + 1], subject[UREG_DIGEST_STRLEN + 1];
+	char ref[UREG_DIGEST_STRLEN + 1];
+	int64_t rid = 0, now = (int64_t)time(NULL);
+	size_t i;
+	int error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_manifest(m)) < 0 ||
+	    (tag && (error = check_text(tag, "tag")) < 0))
+		return error;
+	if (nrefs > INDEX_REFS_MAX || (nrefs && !refs))
+		return ureg_error_set(UREG_EINVALID,
+		                      "manifest with %zu references", nrefs);
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&sm, c, S_MAN_PUT)) < 0 ||
+	    (error = stmt_get(&sr, c, S_REF_PUT)) < 0 ||
+	    (error = stmt_get(&st, c, S_TAG_PUT)) < 0)
+		return error;
+	ureg_digest_format(name, &m->digest);
+	if (m->has_subject)
+		ureg_digest_format(subject, &m->subject);
+	if ((error = tx_begin(c)) < 0)
+		return error;
+	if ((error = repo_id_ensure(&rid, c, repo)) < 0)
+		goto done;
+	if (sqlite3_bind_int64(sm, 1, rid) != SQLITE_OK ||
+	    bind_text(sm, 2, name) != SQLITE_OK ||
+	    bind_u64(sm, 3, m->size) != SQLITE_OK ||
+	    bind_text(sm, 4, m->media_type) != SQLITE_OK ||
+	    bind_text(sm, 5, m->artifact_type) != SQLITE_OK ||
+	    bind_text(sm, 6, m->has_subject ? subject : NULL) != SQLITE_OK ||
+	    bind_text(sm, 7, m->annotations_json) != SQLITE_OK ||
+	    sqlite3_bind_int64(sm, 8, now) != SQLITE_OK ||
+	    sqlite3_step(sm) != SQLITE_DONE) {
+		error = db_fail(c->db, "cannot record manifest %s in \"%s\"",
+		                name, repo);
+		goto done;
+	}
+	if (sqlite3_bind_int64(sr, 1, rid) != SQLITE_OK ||
+	    bind_text(sr, 2, name) != SQLITE_OK) {
+		error = db_fail(c->db, "cannot record references of %s", name);
+		goto done;
+	}
+	for (i = 0; i < nrefs; i++) {
+		ureg_digest_format(ref, &refs[i]);
+		if (bind_text(sr, 3, ref) != SQLITE_OK ||
+		    sqlite3_step(sr) != SQLITE_DONE) {
+			error = db_fail(c->db,
+			                "cannot record reference %s of "
+			                "manifest %s in \"%s\"",
+			                ref, name, repo);
+			goto done;
+		}
+		sqlite3_reset(sr);
+	}
+	if (tag && (sqlite3_bind_int64(st, 1, rid) != SQLITE_OK ||
+	            bind_text(st, 2, tag) != SQLITE_OK ||
+	            bind_text(st, 3, name) != SQLITE_OK ||
+	            sqlite3_bind_int64(st, 4, now) != SQLITE_OK ||
+	            sqlite3_step(st) != SQLITE_DONE)) {
+		error = db_fail(c->db,
+		                "cannot point tag \"%s\" of \"%s\" at %s", tag,
+		                repo, name);
+		goto done;
+	}
+done:
+	stmt_done(sm);
+	stmt_done(sr);
+	stmt_done(st);
+	return tx_end(c, error);
+}
+
+int ureg_index_manifest_get(ureg_index_manifest *out, ureg_index *ix,
+                            const char *repo, const ureg_digest *digest)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int rc, error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_MAN_GET)) < 0)
+		return error;
+	ureg_digest_format(name, digest);
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, name) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->digest = *digest;
+		error = manifest_from_row(out, s, 0);
+	} else if (rc == SQLITE_DONE) {
+		error = ureg_error_set(UREG_ENOTFOUND,
+		                       "manifest %s not found in \"%s\"", name,
+		                       repo);
+	} else {
+		error = db_fail(c->db, "cannot look up manifest %s in \"%s\"",
+		                name, repo);
+	}
+	stmt_done(s);
+	if (error < 0)
+		ureg_index_manifest_clear(out);
+	return error;
+}
+
+int ureg_index_manifest_delete(ureg_index *ix, const char *repo,
+                               const ureg_digest *digest)
+{
+	static const int steps[] = {S_MAN_DEL_TAGS, S_MAN_DEL_REFS, S_MAN_DEL};
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int64_t rid = 0;
+	size_t i;
+	int found, error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	ureg_digest_format(name, digest);
+	if ((error = tx_begin(c)) < 0)
+		return error;
+	if ((found = repo_id(&rid, c, repo)) <= 0) {
+		error = found < 0 ? found
+		                  : ureg_error_set(UREG_ENOTFOUND,
+		                                   "manifest %s not found in "
+		                                   "\"%s\"",
+		                                   name, repo);
+		goto done;
+	}
+	/* tags and references first: the foreign keys forbid orphans */
+	for (i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		if ((error = stmt_get(&s, c, steps[i])) < 0)
+			goto done;
+		if (sqlite3_bind_int64(s, 1, rid) != SQLITE_OK ||
+		    bind_text(s, 2, name) != SQLITE_OK ||
+		    sqlite3_step(s) != SQLITE_DONE) {
+			error = db_fail(c->db,
+			                "cannot delete manifest %s from "
+			                "\"%s\"",
+			                name, repo);
+			goto done;
+		}
+		stmt_done(s);
+		s = NULL;
+	}
+	if (sqlite3_changes(c->db) == 0)
+		error = ureg_error_set(UREG_ENOTFOUND,
+		                       "manifest %s not found in \"%s\"", name,
+		                       repo);
+done:
+	stmt_done(s);
+	return tx_end(c, error);
+}
+
+int ureg_index_tag_resolve(ureg_digest *out, ureg_index *ix, const char *repo,
+                           const char *tag)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_text(tag, "tag")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_TAG_GET)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, tag) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		error = col_digest(out, s, 0);
+	else if (rc == SQLITE_DONE)
+		error = ureg_error_set(UREG_ENOTFOUND,
+		                       "tag \"%s\" not found in \"%s\"", tag,
+		                       repo);
+	else
+		error = db_fail(c->db, "cannot resolve tag \"%s\" in \"%s\"",
+		                tag, repo);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_tag_list(char ***out, size_t *count, ureg_index *ix,
+                        const char *repo, const char *after, size_t limit)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int exists, error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = check_text(repo, "repository name")) < 0)
+		return error;
+	if (after && strnlen(after, INDEX_TEXT_MAX + 1) > INDEX_TEXT_MAX)
+		return ureg_error_set(UREG_EINVALID,
+		                      "tag \"%.64s...\" is too long", after);
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_TAG_LIST)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, after ? after : "") != SQLITE_OK ||
+	    bind_u64(s, 3, limit) != SQLITE_OK) {
+		error = db_fail(c->db, "cannot list tags of \"%s\"", repo);
+		goto done;
+	}
+	if ((error = collect_strings(out, count, c, s, "tags")) < 0)
+		goto done;
+	stmt_done(s);
+	s = NULL;
+	/* an empty page needs to know whether the repository is there */
+	if (*count == 0) {
+		if ((exists = ureg_index_repo_exists(ix, repo)) < 0)
+			error = exists;
+		else if (!exists)
+			error = ureg_error_set(UREG_ENOTFOUND,
+			                       "repository \"%s\" not found",
+			                       repo);
+	}
+done:
+	stmt_done(s);
+	if (error < 0) {
+		ureg_index_strings_free(*out, *count);
+		*out = NULL;
+		*count = 0;
+	}
+	return error;
+}
+
+int ureg_index_tag_delete(ureg_index *ix, const char *repo, const char *tag)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_text(tag, "tag")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_TAG_DEL)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, tag) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db, "cannot delete tag \"%s\" of \"%s\"",
+		                tag, repo);
+	else if (sqlite3_changes(c->db) == 0)
+		error = ureg_error_set(UREG_ENOTFOUND,
+		                       "tag \"%s\" not found in \"%s\"", tag,
+		                       repo);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_referrers(ureg_index_manifest **out, size_t *count,
+                         ureg_index *ix, const char *repo,
+                         const ureg_digest *subject, const char *artifact_type)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	ureg_index_manifest *list = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	size_t n = 0, cap = 0;
+	int rc, error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (artifact_type &&
+	     (error = check_text(artifact_type, "artifact type")) < 0) ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_REFERRERS)) < 0)
+		return error;
+	ureg_digest_format(name, subject);
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, name) != SQLITE_OK ||
+	    bind_text(s, 3, artifact_type) != SQLITE_OK) {
+		error = db_fail(c->db, "cannot list referrers of %s", name);
+		goto done;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			ureg_index_manifest *tmp =
+			        realloc(list, ncap * sizeof(*list));
+
+			if (!tmp) {
+				error = ureg_error_set(UREG_ENOMEM,
+				                       "out of memory");
+				goto done;
+			}
+			list = tmp;
+			cap = ncap;
+		}
+		memset(&list[n], 0, sizeof(list[n]));
+		n++;
+		if ((error = col_digest(&list[n - 1].digest, s, 0)) < 0 ||
+		    (error = manifest_from_row(&list[n - 1], s, 1)) < 0)
+			goto done;
+	}
+	if (rc != SQLITE_DONE)
+		error = db_fail(c->db, "cannot list referrers of %s in \"%s\"",
+		                name, repo);
+done:
+	stmt_done(s);
+	if (error < 0) {
+		ureg_index_manifests_free(list, n);
+		return error;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+/* --- upload sessions ------------------------------------------------------ */
+
+int ureg_index_upload_create(ureg_index *ix, const char *id, const char *repo,
+                             int64_t now)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	if ((error = check_text(id, "upload id")) < 0 ||
+	    (error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_UP_CREATE)) < 0)
+		return error;
+	if (bind_text(s, 1, id) != SQLITE_OK ||
+	    bind_text(s, 2, repo) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, now) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT)
+		error = ureg_error_set(UREG_EEXISTS, "upload \"%s\" exists",
+		                       id);
+	else if (rc != SQLITE_DONE)
+		error = db_fail(c->db, "cannot record upload \"%s\" in \"%s\"",
+		                id, repo);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_upload_exists(ureg_index *ix, const char *id, const char *repo)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	if ((error = check_text(id, "upload id")) < 0 ||
+	    (error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_UP_EXISTS)) < 0)
+		return error;
+	if (bind_text(s, 1, id) != SQLITE_OK ||
+	    bind_text(s, 2, repo) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		error = 1;
+	else if (rc == SQLITE_DONE)
+		error = 0;
+	else
+		error = db_fail(c->db, "cannot look up upload \"%s\"", id);
+	stmt_done(s);
+	return error;
+}
+
+/* Runs an UPDATE/DELETE on one upload row; ENOTFOUND if none matched. */
+static int upload_change(ureg_index *ix, int id_stmt, const char *id,
+                         int64_t now, const char *verb)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	if ((error = check_text(id, "upload id")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, id_stmt)) < 0)
+		return error;
+	if (bind_text(s, 1, id) != SQLITE_OK ||
+	    (id_stmt == S_UP_TOUCH &&
+	     sqlite3_bind_int64(s, 2, now) != SQLITE_OK))
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		error = db_fail(c->db, "cannot %s upload \"%s\"", verb, id);
+	else if (sqlite3_changes(c->db) == 0)
+		error = ureg_error_set(UREG_ENOTFOUND,
+		                       "upload \"%s\" not found", id);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_upload_touch(ureg_index *ix, const char *id, int64_t now)
+{
+	return upload_change(ix, S_UP_TOUCH, id, now, "touch");
+}
+
+int ureg_index_upload_delete(ureg_index *ix, const char *id)
+{
+	return upload_change(ix, S_UP_DEL, id, 0, "delete");
+}
+
+int ureg_index_upload_list_stale(char ***out, size_t *count, ureg_index *ix,
+                                 int64_t before)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_UP_STALE)) < 0)
+		return error;
+	if (sqlite3_bind_int64(s, 1, before) != SQLITE_OK)
+		error = db_fail(c->db, "cannot list stale uploads");
+	else
+		error = collect_strings(out, count, c, s, "stale uploads");
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_upload_list(char ***out, size_t *count, ureg_index *ix)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_UP_LIST)) < 0)
+		return error;
+	error = collect_strings(out, count, c, s, "uploads");
+	stmt_done(s);
+	return error;
+}
+
+/* --- tokens --------------------------------------------------------------- */
+
+int ureg_index_token_add(ureg_index *ix, const ureg_digest *hash,
+                         const char *scope, int64_t now)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int error;
+
+	if ((error = check_text(scope, "token scope")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_TOK_ADD)) < 0)
+		return error;
+	ureg_digest_format(name, hash);
+	if (bind_text(s, 1, name) != SQLITE_OK ||
+	    bind_text(s, 2, scope) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, now) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db,
+		                "cannot record a token with scope "
+		                "\"%s\"",
+		                scope);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_token_scopes(char ***out, size_t *count, ureg_index *ix,
+                            const ureg_digest *hash)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_TOK_SCOPES)) < 0)
+		return error;
+	ureg_digest_format(name, hash);
+	if (bind_text(s, 1, name) != SQLITE_OK)
+		error = db_fail(c->db, "cannot look up a token");
+	else if ((error = collect_strings(out, count, c, s, "token scopes")) ==
+	                 0 &&
+	         *count == 0)
+		/* the hash is not a secret, but it names nothing useful */
+		error = ureg_error_set(UREG_ENOTFOUND, "token not found");
+	stmt_done(s);
+	return error;
+}
+
+/* --- integrity ------------------------------------------------------------ */
+
+typedef struct {
+	char *repo;
+	ureg_digest digest;
+	int64_t size;
+} walk_row;
+
+static void walk_rows_clear(walk_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rows[i].repo);
+		rows[i].repo = NULL;
+	}
+}
+
+/* Reads rows of one table in batches, calling `cb` between batches, when
+ * no statement is active, so `cb` may use the index itself. */
+static int walk_table(index_conn *c, int id, const char *kind,
+                      ureg_index_ref_cb cb, void *payload)
+{
+	walk_row rows[INDEX_WALK_BATCH];
+	int64_t last = 0;
+	size_t n = 0, i;
+	int rc = SQLITE_DONE, error = 0;
+
+	for (;;) {
+		sqlite3_stmt *s = NULL;
+
+		if ((error = stmt_get(&s, c, id)) < 0)
+			return error;
+		n = 0;
+		if (sqlite3_bind_int64(s, 1, last) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 2, INDEX_WALK_BATCH) != SQLITE_OK)
+			rc = SQLITE_ERROR;
+		else
+			while (n < INDEX_WALK_BATCH &&
+			       (rc = sqlite3_step(s)) == SQLITE_ROW) {
+				last = sqlite3_column_int64(s, 0);
+				rows[n].size = sqlite3_column_int64(s, 3);
+				if ((error = col_strdup(&rows[n].repo, s, 1)) <
+				    0)
+					break;
+				n++;
+				if ((error = col_digest(&rows[n - 1].digest, s,
+				                        2)) < 0)
+					break;
+			}
+		if (error == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+			error = db_fail(c->db, "cannot walk %s rows", kind);
+		stmt_done(s);
+		for (i = 0; error == 0 && i < n; i++)
+			error = cb(kind, rows[i].repo ? rows[i].repo : "",
+			           &rows[i].digest, rows[i].size, payload);
+		walk_rows_clear(rows, n);
+		if (error != 0 || n < INDEX_WALK_BATCH)
+			return error;
+	}
+}
+
+int ureg_index_foreach_ref(ureg_index *ix, ureg_index_ref_cb cb, void *payload)
+{
+	index_conn *c = NULL;
+	int error;
+
+	if ((error = index_conn_get(&c, ix)) < 0)
+		return error;
+	if ((error = walk_table(c, S_WALK_LINKS, "blob", cb, payload)) != 0 ||
+	    (error = walk_table(c, S_WALK_MANIFESTS, "manifest", cb,
+	                        payload)) != 0 ||
+	    (error = walk_table(c, S_WALK_REFS, "reference", cb, payload)) != 0)
+		return error;
+	return 0;
+}
+
+int ureg_index_integrity_check(ureg_index *ix)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	const char *text;
+	int rc, error;
+
+	if ((error = index_conn_get(&c, ix)) < 0)
+		return error;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA integrity_check", -1, &s, NULL) !=
+	            SQLITE_OK ||
+	    (rc = sqlite3_step(s)) != SQLITE_ROW) {
+		error = db_fail(c->db, "index \"%s\": integrity check failed",
+		                ix->path);
+		goto done;
+	}
+	text = (const char *)sqlite3_column_text(s, 0);
+	if (!text || strcmp(text, "ok") != 0) {
+		error = ureg_error_set(UREG_EIO,
+		                       "index \"%s\" is damaged: %.300s",
+		                       ix->path, text ? text : "(no answer)");
+		goto done;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	/* rows the foreign keys forbid, e.g. a tag without its manifest */
+	if (sqlite3_prepare_v2(c->db, "PRAGMA foreign_key_check", -1, &s,
+	                       NULL) != SQLITE_OK) {
+		error = db_fail(c->db, "index \"%s\": foreign key check failed",
+		                ix->path);
+		goto done;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		text = (const char *)sqlite3_column_text(s, 0);
+		error = ureg_error_set(UREG_EIO,
+		                       "index \"%s\" has a row in \"%.64s\" "
+		                       "whose parent is missing",
+		                       ix->path, text ? text : "?");
+	} else if (rc != SQLITE_DONE) {
+		error = db_fail(c->db, "index \"%s\": foreign key check failed",
+		                ix->path);
+	}
+done:
+	sqlite3_finalize(s);
+	return error;
+}
