@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/commands.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "server/server.h"
@@ -366,6 +367,8 @@ int main(int argc, char **argv)
 		return cmd_fsck(argc - 1, argv + 1);
 	if (strcmp(cmd, "token") == 0)
 		return cmd_token(argc - 1, argv + 1);
+	if (strcmp(cmd, "keygen") == 0)
+		return ureg_cmd_keygen(argc - 1, argv + 1);
 	fprintf(stderr, "ureg: unknown command \"%s\"\n%s", cmd, usage_text);
 	return EXIT_USAGE;
 }

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The subcommands of `ureg`, one function each: argc/argv start at the
+ * subcommand name; the return value is the exit code. */
+#ifndef UREG_CLIENT_COMMANDS_H
+#define UREG_CLIENT_COMMANDS_H
+
+int ureg_cmd_keygen(int argc, char **argv);
+
+#endif
