@@ -26,6 +26,7 @@ static const char usage_text[] =
         "  serve   run the registry (OCI Distribution v1.1 at /v2/)\n"
         "  fsck    check a registry root: re-hash blobs, check the index\n"
         "  token   create access tokens (ureg token create --scope push:NS)\n"
+        "  keygen  make a minisign-compatible signing key pair\n"
         "  version print the version\n"
         "\n"
         "run 'ureg <command> --help' for a command's options.\n";

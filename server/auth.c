@@ -82,9 +82,15 @@ int ureg_auth_token_from_header(char *out, size_t outlen, const char *header)
 	if ((error = ureg_auth_base64_decode(decoded, sizeof(decoded), &len,
 	                                     header)) < 0)
 		return error;
-	if (memchr(decoded, '\0', len) || !(colon = strchr(decoded, ':')))
+	/* Clients without credentials may still send empty Basic ones:
+	 * that is an anonymous request, not a bad token. */
+	if (memchr(decoded, '\0', len))
 		goto invalid;
-	if (strlen(colon + 1) >= outlen || !colon[1])
+	colon = strchr(decoded, ':');
+	if (len == 0 || (colon && !colon[1]))
+		return ureg_error_set(UREG_ENOTFOUND,
+		                      "empty basic credentials");
+	if (!colon || strlen(colon + 1) >= outlen)
 		goto invalid;
 	memcpy(out, colon + 1, strlen(colon + 1) + 1);
 	return 0;

@@ -9,7 +9,8 @@
 #include "common/error.h"
 
 /* Writes the token (NUL-terminated) into `out`. UREG_ENOTFOUND if the
- * header is NULL, UREG_EINVALID if it is malformed or too long. */
+ * header is NULL or carries empty Basic credentials ("", ":" or "USER:"),
+ * which mean anonymous; UREG_EINVALID if it is malformed or too long. */
 int ureg_auth_token_from_header(char *out, size_t outlen,
                                 const char *header) UREG_WARN_UNUSED;
 
