@@ -463,3 +463,187 @@ void ureg_client_describe_error(char *out, size_t len,
 	}
 	ureg_json_free(doc);
 }
+
+/* --- OCI helpers ------------------------------------------------------------
+ */
+
+int ureg_client_status_error(const ureg_response *resp, const char *what)
+{
+	char why[400];
+	int code;
+
+	ureg_client_describe_error(why, sizeof(why), resp);
+	switch (resp->status) {
+	case 401:
+	case 403:
+		code = UREG_EDENIED;
+		break;
+	case 404:
+		code = UREG_ENOTFOUND;
+		break;
+	case 409:
+		code = UREG_ECONFLICT;
+		break;
+	default:
+		code = resp->status >= 400 && resp->status < 500 ? UREG_EINVALID
+		                                                 : UREG_EIO;
+	}
+	if (resp->status == 401)
+		return ureg_error_set(code,
+		                      "%s: the registry wants a valid token "
+		                      "(%s); use ureg login or UREG_TOKEN",
+		                      what, why);
+	return ureg_error_set(code, "%s: %ld %s", what, resp->status, why);
+}
+
+int ureg_client_blob_exists(ureg_client *c, const char *repo,
+                            const ureg_digest *digest)
+{
+	char path[600], text[UREG_DIGEST_STRLEN + 1];
+	ureg_response resp;
+	int error;
+
+	ureg_digest_format(text, digest);
+	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", repo, text);
+	if ((error = ureg_client_request(&resp, c, "HEAD", path, NULL, NULL,
+	                                 NULL, 0, 0)) < 0)
+		return error;
+	error = resp.status == 200   ? 1
+	        : resp.status == 404 ? 0
+	                             : ureg_client_status_error(&resp, path);
+	ureg_response_clear(&resp);
+	return error;
+}
+
+typedef struct {
+	int fd;
+	uint64_t sent;
+	uint64_t total;
+	ureg_client_progress_cb progress;
+	void *payload;
+} upload_source;
+
+static size_t on_read(char *buf, size_t size, size_t n, void *userdata)
+{
+	upload_source *src = userdata;
+	ssize_t r;
+
+	do
+		r = read(src->fd, buf, size * n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return CURL_READFUNC_ABORT;
+	src->sent += (uint64_t)r;
+	if (src->progress)
+		src->progress(src->sent, src->total, src->payload);
+	return (size_t)r;
+}
+
+int ureg_client_push_blob_fd(ureg_client *c, const char *repo,
+                             const ureg_digest *digest, int fd, uint64_t size,
+                             ureg_client_progress_cb progress, void *payload)
+{
+	struct curl_slist *headers =
+	        build_headers(c, "application/octet-stream", NULL);
+	char url[4600], text[UREG_DIGEST_STRLEN + 1];
+	ureg_response resp;
+	unsigned attempt;
+	CURLcode rc = CURLE_OK;
+	int error = 0;
+
+	memset(&resp, 0, sizeof(resp));
+	if (!headers)
+		return ureg_error_set(UREG_ENOMEM, "out of memory");
+	ureg_digest_format(text, digest);
+	snprintf(url, sizeof(url), "%s/v2/%s/blobs/uploads/?digest=%s", c->base,
+	         repo, text);
+	for (attempt = 0;; attempt++) {
+		upload_source src = {fd, 0, size, progress, payload};
+		transfer t;
+
+		if (lseek(fd, 0, SEEK_SET) < 0) {
+			error = ureg_error_set_errno(UREG_EIO, "cannot rewind");
+			break;
+		}
+		memset(&t, 0, sizeof(t));
+		ureg_response_clear(&resp);
+		t.resp = &resp;
+		t.cap = 65536;
+		t.fd = -1;
+		curl_easy_reset(c->curl);
+		curl_easy_setopt(c->curl, CURLOPT_URL, url);
+		curl_easy_setopt(c->curl, CURLOPT_USERAGENT,
+		                 c->opts.user_agent);
+		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+		                 (long)c->opts.connect_timeout_ms);
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
+		                 (long)c->opts.low_speed_seconds);
+		curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c->curl, CURLOPT_READDATA, &src);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		                 (curl_off_t)size);
+		curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &t);
+		curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &t);
+		rc = curl_easy_perform(c->curl);
+		if (rc == CURLE_OK)
+			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
+			                  &resp.status);
+		if ((rc == CURLE_OK && resp.status < 500) ||
+		    attempt >= c->opts.retries)
+			break;
+		sleep_ms(100u << attempt);
+	}
+	if (!error && rc != CURLE_OK)
+		error = ureg_error_set(UREG_EIO, "POST %s: %s", url,
+		                       curl_easy_strerror(rc));
+	else if (!error && resp.status != 201)
+		error = ureg_client_status_error(&resp, "blob upload");
+	ureg_response_clear(&resp);
+	curl_slist_free_all(headers);
+	return error;
+}
+
+int ureg_client_push_blob(ureg_client *c, const char *repo,
+                          const ureg_digest *digest, const void *data,
+                          size_t len)
+{
+	char path[600], text[UREG_DIGEST_STRLEN + 1];
+	ureg_response resp;
+	int error;
+
+	ureg_digest_format(text, digest);
+	snprintf(path, sizeof(path), "/v2/%s/blobs/uploads/?digest=%s", repo,
+	         text);
+	if ((error = ureg_client_request(&resp, c, "POST", path,
+	                                 "application/octet-stream", NULL, data,
+	                                 len, 65536)) < 0)
+		return error;
+	if (resp.status != 201)
+		error = ureg_client_status_error(&resp, "blob upload");
+	ureg_response_clear(&resp);
+	return error;
+}
+
+int ureg_client_put_manifest(ureg_client *c, const char *repo, const char *ref,
+                             const char *media_type, const void *data,
+                             size_t len)
+{
+	char path[700];
+	ureg_response resp;
+	int error;
+
+	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", repo, ref);
+	if ((error = ureg_client_request(&resp, c, "PUT", path, media_type,
+	                                 NULL, data, len, 65536)) < 0)
+		return error;
+	if (resp.status != 201)
+		error = ureg_client_status_error(&resp, "manifest push");
+	ureg_response_clear(&resp);
+	return error;
+}

@@ -68,4 +68,35 @@ int ureg_client_download(ureg_client *client, const char *path, int fd,
 void ureg_client_describe_error(char *out, size_t len,
                                 const ureg_response *resp);
 
+/* --- OCI helpers on top of ureg_client_request -------------------------- */
+
+/* Turns an unexpected answer into an error: 401/403 -> UREG_EDENIED, 404
+ * -> UREG_ENOTFOUND, 409 -> UREG_ECONFLICT, other 4xx -> UREG_EINVALID,
+ * else UREG_EIO; the message names `what` and the registry's own words. */
+int ureg_client_status_error(const ureg_response *resp, const char *what);
+
+/* 1 if REPO has the blob, 0 if not. */
+int ureg_client_blob_exists(ureg_client *client, const char *repo,
+                            const ureg_digest *digest) UREG_WARN_UNUSED;
+
+typedef void (*ureg_client_progress_cb)(uint64_t done, uint64_t total,
+                                        void *payload);
+
+/* Monolithic push (POST ?digest=) of `size` bytes read from `fd` (from
+ * offset 0), streamed. */
+int ureg_client_push_blob_fd(ureg_client *client, const char *repo,
+                             const ureg_digest *digest, int fd, uint64_t size,
+                             ureg_client_progress_cb progress,
+                             void *payload) UREG_WARN_UNUSED;
+
+/* Monolithic push of a buffer. */
+int ureg_client_push_blob(ureg_client *client, const char *repo,
+                          const ureg_digest *digest, const void *data,
+                          size_t len) UREG_WARN_UNUSED;
+
+/* PUT /v2/REPO/manifests/REF. */
+int ureg_client_put_manifest(ureg_client *client, const char *repo,
+                             const char *ref, const char *media_type,
+                             const void *data, size_t len) UREG_WARN_UNUSED;
+
 #endif
