@@ -40,4 +40,18 @@ int cli_passphrase(char *out, size_t len, const char *file, int confirm);
  * <config>/ureg.key. */
 const char *cli_default_key(char *buf, size_t len);
 
+/* UREG_TOKEN, else the token `ureg login` saved for `registry`, else
+ * NULL. Caller frees. */
+char *cli_token_for(const char *registry);
+
+/* --registry, else ureg.json's, else $UREG_REGISTRY, else
+ * http://127.0.0.1:5000. */
+const char *cli_registry(const char *flag, const char *from_project);
+
+struct ureg_secret_key;
+/* Loads a secret key file, asking for a passphrase only if it is
+ * encrypted. -1 with a message printed on failure. */
+int cli_load_key(struct ureg_secret_key **out, const char *path,
+                 const char *pass_file);
+
 #endif

@@ -5,5 +5,8 @@
 #define UREG_CLIENT_COMMANDS_H
 
 int ureg_cmd_keygen(int argc, char **argv);
+int ureg_cmd_init(int argc, char **argv);
+int ureg_cmd_login(int argc, char **argv);
+int ureg_cmd_publish(int argc, char **argv);
 
 #endif

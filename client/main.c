@@ -27,6 +27,9 @@ static const char usage_text[] =
         "  fsck    check a registry root: re-hash blobs, check the index\n"
         "  token   create access tokens (ureg token create --scope push:NS)\n"
         "  keygen  make a minisign-compatible signing key pair\n"
+        "  init    write a starter ureg.json\n"
+        "  login   save a registry token (read from stdin)\n"
+        "  publish pack, sign and push the package in a directory\n"
         "  version print the version\n"
         "\n"
         "run 'ureg <command> --help' for a command's options.\n";
@@ -370,6 +373,12 @@ int main(int argc, char **argv)
 		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(cmd, "keygen") == 0)
 		return ureg_cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(cmd, "init") == 0)
+		return ureg_cmd_init(argc - 1, argv + 1);
+	if (strcmp(cmd, "login") == 0)
+		return ureg_cmd_login(argc - 1, argv + 1);
+	if (strcmp(cmd, "publish") == 0)
+		return ureg_cmd_publish(argc - 1, argv + 1);
 	fprintf(stderr, "ureg: unknown command \"%s\"\n%s", cmd, usage_text);
 	return EXIT_USAGE;
 }

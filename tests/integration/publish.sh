@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# `ureg publish` against the real server: publish, re-publish (no-op),
+# conflicting publish (refused), no token (refused), foreign key into an
+# owned namespace (refused), dry run, and the signature checked with stock
+# minisign after fetching it through the referrers API.
+set -euo pipefail
+UREG=${UREG_BIN:?UREG_BIN not set}
+WORK=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$WORK/server.log" ] && tail -20 "$WORK/server.log" >&2; exit 1; }
+
+export XDG_CONFIG_HOME=$WORK/config UREG_KDF_LIMITS=min
+unset UREG_TOKEN UREG_REGISTRY UREG_KEY
+"$UREG" serve --root "$WORK/root" --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$WORK/server.log" && break; sleep 0.05; done
+URL=$(sed -n 's/^listening on //p' "$WORK/server.log")
+[ -n "$URL" ] || fail "server did not start"
+
+TOKEN=$("$UREG" token create --root "$WORK/root" --scope push:acme)
+"$UREG" keygen --no-passphrase >/dev/null || fail "keygen"
+"$UREG" keygen --no-passphrase --output "$WORK/other" >/dev/null || fail "keygen other"
+
+mkdir -p "$WORK/pkg/src"
+echo 'let () = print_endline "hello"' >"$WORK/pkg/src/main.ml"
+"$UREG" init --name acme/hello "$WORK/pkg" >/dev/null || fail "init"
+sed -i "s#\"registry\": *\"[^\"]*\"#\"registry\": \"$URL\"#" "$WORK/pkg/ureg.json"
+
+# dry run: digests, nothing pushed
+"$UREG" publish --dry-run "$WORK/pkg" >"$WORK/dry.out" || fail "dry run"
+grep -q '^manifest   sha256:' "$WORK/dry.out" || fail "dry run prints no manifest digest"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/acme/hello/tags/list")
+[ "$code" = 404 ] || fail "dry run pushed something ($code)"
+
+# no token: a plain refusal that says what to do
+if "$UREG" publish "$WORK/pkg" >"$WORK/notoken.out" 2>&1; then fail "publish without a token succeeded"; fi
+grep -q "ureg login" "$WORK/notoken.out" || fail "no-token message: $(cat "$WORK/notoken.out")"
+
+echo "$TOKEN" | "$UREG" login "$URL" >/dev/null || fail "login"
+[ "$(stat -c %a "$XDG_CONFIG_HOME"/ureg/tokens/*)" = 600 ] || fail "token file mode"
+
+"$UREG" publish --json "$WORK/pkg" >"$WORK/pub.json" || fail "publish"
+MANIFEST=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifest"])' "$WORK/pub.json")
+grep -q "\"manifest\":\"$MANIFEST\"" "$WORK/dry.out" 2>/dev/null || \
+  grep -q "$MANIFEST" "$WORK/dry.out" || fail "dry run and publish disagree on the manifest digest"
+curl -sf "$URL/v2/acme/hello/tags/list" | grep -q '"0.1.0"' || fail "version tag missing"
+
+# identical content again: a no-op success
+"$UREG" publish "$WORK/pkg" >"$WORK/again.out" || fail "re-publish"
+grep -q "already published" "$WORK/again.out" || fail "re-publish not a no-op: $(cat "$WORK/again.out")"
+
+# the signature, fetched as a referrer, verifies with stock minisign
+curl -sf "$URL/v2/acme/hello/referrers/$MANIFEST?artifactType=application/vnd.ureg.signature.v1" >"$WORK/ref.json"
+SIGMAN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$WORK/ref.json")
+curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$URL/v2/acme/hello/manifests/$SIGMAN" >"$WORK/sigman.json"
+SIGBLOB=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"])' "$WORK/sigman.json")
+PUB=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["annotations"]["dev.ureg.public-key"])' "$WORK/sigman.json")
+curl -sf "$URL/v2/acme/hello/blobs/$SIGBLOB" >"$WORK/manifest.minisig"
+curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$URL/v2/acme/hello/manifests/$MANIFEST" >"$WORK/manifest.json"
+minisign -V -P "$PUB" -m "$WORK/manifest.json" -x "$WORK/manifest.minisig" >"$WORK/minisign.out" || fail "minisign rejects the signature"
+grep -q "ureg acme/hello 0.1.0 $MANIFEST" "$WORK/minisign.out" || fail "trusted comment: $(cat "$WORK/minisign.out")"
+
+# different content under the same version: refused, plainly
+echo changed >>"$WORK/pkg/src/main.ml"
+if "$UREG" publish "$WORK/pkg" >"$WORK/conflict.out" 2>&1; then fail "conflicting publish succeeded"; fi
+grep -q "immutable" "$WORK/conflict.out" || fail "conflict message: $(cat "$WORK/conflict.out")"
+
+# a foreign key into the owned namespace: refused by the server
+sed -i 's/"version": *"0.1.0"/"version": "0.2.0"/' "$WORK/pkg/ureg.json"
+if "$UREG" publish --key "$WORK/other.key" "$WORK/pkg" >"$WORK/foreign.out" 2>&1; then fail "foreign key accepted"; fi
+grep -qi "key" "$WORK/foreign.out" || fail "foreign key message: $(cat "$WORK/foreign.out")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$URL/v2/acme/hello/manifests/0.2.0")
+[ "$code" = 404 ] || fail "refused version is visible ($code)"
+
+# the right key publishes 0.2.0
+"$UREG" publish "$WORK/pkg" >/dev/null || fail "publish 0.2.0"
+curl -sf "$URL/ureg/v1/index/acme/hello" | grep -q '"0.2.0"' || fail "index lacks 0.2.0"
+"$UREG" fsck --root "$WORK/root" >/dev/null || fail "fsck after publishing"
+echo "publish.sh: all checks passed"
