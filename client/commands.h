@@ -8,5 +8,8 @@ int ureg_cmd_keygen(int argc, char **argv);
 int ureg_cmd_init(int argc, char **argv);
 int ureg_cmd_login(int argc, char **argv);
 int ureg_cmd_publish(int argc, char **argv);
+int ureg_cmd_verify(int argc, char **argv);
+int ureg_cmd_yank(int argc, char **argv);
+int ureg_cmd_keys(int argc, char **argv);
 
 #endif

@@ -30,6 +30,9 @@ static const char usage_text[] =
         "  init    write a starter ureg.json\n"
         "  login   save a registry token (read from stdin)\n"
         "  publish pack, sign and push the package in a directory\n"
+        "  verify  check a published version's signature and signer\n"
+        "  yank    mark a version as not to be chosen (--undo)\n"
+        "  keys    list, add or revoke a namespace's signing keys\n"
         "  version print the version\n"
         "\n"
         "run 'ureg <command> --help' for a command's options.\n";
@@ -379,6 +382,12 @@ int main(int argc, char **argv)
 		return ureg_cmd_login(argc - 1, argv + 1);
 	if (strcmp(cmd, "publish") == 0)
 		return ureg_cmd_publish(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0)
+		return ureg_cmd_verify(argc - 1, argv + 1);
+	if (strcmp(cmd, "yank") == 0)
+		return ureg_cmd_yank(argc - 1, argv + 1);
+	if (strcmp(cmd, "keys") == 0)
+		return ureg_cmd_keys(argc - 1, argv + 1);
 	fprintf(stderr, "ureg: unknown command \"%s\"\n%s", cmd, usage_text);
 	return EXIT_USAGE;
 }

@@ -79,4 +79,28 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.im
 "$UREG" publish "$WORK/pkg" >/dev/null || fail "publish 0.2.0"
 curl -sf "$URL/ureg/v1/index/acme/hello" | grep -q '"0.2.0"' || fail "index lacks 0.2.0"
 "$UREG" fsck --root "$WORK/root" >/dev/null || fail "fsck after publishing"
+
+# ureg verify: by the namespace's registered key, by a given key, by file
+"$UREG" verify --registry "$URL" acme/hello@0.1.0 >"$WORK/verify.out" || fail "verify: $(cat "$WORK/verify.out")"
+grep -q "acme/hello@0.1.0 ok" "$WORK/verify.out" || fail "verify output"
+if "$UREG" verify --registry "$URL" --key "$WORK/other.pub" acme/hello@0.1.0 >"$WORK/verify2.out" 2>&1; then
+  fail "verify accepted another key"; fi
+"$UREG" verify --file "$WORK/manifest.json" --sig "$WORK/manifest.minisig" --key "$XDG_CONFIG_HOME/ureg/ureg.pub" >/dev/null || fail "verify --file"
+echo " " >>"$WORK/manifest.json"
+if "$UREG" verify --file "$WORK/manifest.json" --sig "$WORK/manifest.minisig" --key "$XDG_CONFIG_HOME/ureg/ureg.pub" >/dev/null 2>&1; then
+  fail "verify --file accepted a tampered file"; fi
+if "$UREG" verify --registry "$URL" acme/hello@9.9.9 >/dev/null 2>&1; then fail "verify of a missing version"; fi
+
+# yank and undo, seen in the index
+"$UREG" yank --registry "$URL" acme/hello@0.1.0 >/dev/null || fail "yank"
+curl -sf "$URL/ureg/v1/index/acme/hello" | python3 -c '
+import json,sys
+v={x["version"]: x["yanked"] for x in json.load(sys.stdin)["versions"]}
+sys.exit(0 if v["0.1.0"] is True and v["0.2.0"] is False else 1)' || fail "yank not in the index"
+"$UREG" yank --undo --registry "$URL" acme/hello@0.1.0 >/dev/null || fail "yank --undo"
+curl -sf "$URL/ureg/v1/index/acme/hello" | grep -q '"yanked":true' && fail "undo did not clear yanked"
+
+# keys: listing is open, adding needs admin:acme (push:acme is refused)
+"$UREG" keys list --registry "$URL" acme | grep -q '"keys"' || fail "keys list"
+if "$UREG" keys add --registry "$URL" acme "$WORK/other.pub" >/dev/null 2>&1; then fail "keys add with a push token"; fi
 echo "publish.sh: all checks passed"

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `ureg verify`, `ureg yank` and `ureg keys`: checking signatures, and the
+ * registry's per-package and per-namespace switches. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/cli.h"
+#include "client/commands.h"
+#include "client/http.h"
+#include "client/publish.h"
+#include "common/json.h"
+#include "common/sign.h"
+#include "store/manifest.h"
+#include "store/name.h"
+
+#define SIG_MAX 65536
+
+/* Splits "NAME@VERSION" into its parts (NAME validated). */
+static int split_ref(char *name, size_t nlen, char *version, size_t vlen,
+                     const char *ref)
+{
+	const char *at = strrchr(ref, '@');
+
+	if (!at || at == ref || !at[1] || (size_t)(at - ref) >= nlen ||
+	    strlen(at + 1) >= vlen ||
+	    ureg_name_check(ref, (size_t)(at - ref)) < 0) {
+		fprintf(stderr, "ureg: \"%s\" is not NAME@VERSION\n", ref);
+		return -1;
+	}
+	memcpy(name, ref, (size_t)(at - ref));
+	name[at - ref] = '\0';
+	memcpy(version, at + 1, strlen(at + 1) + 1);
+	return 0;
+}
+
+static void namespace_of(char *out, size_t len, const char *name)
+{
+	size_t n = strcspn(name, "/");
+
+	snprintf(out, len, "%.*s", (int)n, name);
+}
+
+/* GET into memory; non-200 is an error naming `what`. */
+static int get(ureg_response *resp, ureg_client *c, const char *path,
+               const char *accept, size_t max, const char *what)
+{
+	char header[300];
+	int error;
+
+	snprintf(header, sizeof(header), "Accept: %s", accept);
+	if ((error = ureg_client_request(resp, c, "GET", path, NULL,
+	                                 accept ? header : NULL, NULL, 0,
+	                                 max)) < 0)
+		return error;
+	if (resp->status != 200) {
+		error = ureg_client_status_error(resp, what);
+		ureg_response_clear(resp);
+		return error;
+	}
+	return 0;
+}
+
+/* The registered, unrevoked public key of `key_id` in `ns`, or NULL. */
+static ureg_public_key *namespace_key(ureg_client *c, const char *ns,
+                                      const char *key_id)
+{
+	ureg_public_key *pk = NULL;
+	ureg_response resp;
+	ureg_json *doc = NULL, *keys;
+	char path[600];
+	size_t i;
+
+	snprintf(path, sizeof(path), "/ureg/v1/keys/%s", ns);
+	if (get(&resp, c, path, "application/json", 1 << 20, "keys") < 0)
+		return NULL;
+	if (ureg_json_parse(&doc, resp.body, resp.body_len, 1 << 20, "keys") ==
+	            0 &&
+	    (keys = ureg_json_get(doc, "keys")))
+		for (i = 0; i < ureg_json_size(keys); i++) {
+			ureg_json *k = ureg_json_at(keys, i);
+			const char *id =
+			        ureg_json_string(ureg_json_get(k, "id"));
+			const char *pub = ureg_json_string(
+			        ureg_json_get(k, "public_key"));
+			ureg_json *rev = ureg_json_get(k, "revoked");
+			int revoked = 0;
+			char *t = NULL;
+
+			/* null, false or absent: in force; true or a time:
+			 * revoked */
+			if (rev && ureg_json_typeof(rev) != UREG_JSON_NULL &&
+			    ureg_json_dump(&t, NULL, rev, 0) == 0)
+				revoked = strcmp(t, "false") != 0;
+			free(t);
+			if (!id || !pub || revoked || strcmp(id, key_id) != 0)
+				continue;
+			if (ureg_public_key_parse(&pk, pub, strlen(pub)) < 0)
+				pk = NULL;
+			break;
+		}
+	ureg_json_free(doc);
+	ureg_response_clear(&resp);
+	return pk;
+}
+
+static const char verify_usage[] =
+        "usage: ureg verify NAME@VERSION [--registry URL] [--key KEY.pub]\n"
+        "       ureg verify --file FILE --sig FILE.minisig --key KEY.pub\n"
+        "  checks the manifest digest, the signature and its signer: by the\n"
+        "  given key, else by the keys the registry holds for the namespace\n";
+
+static int verify_file(const char *file, const char *sig, const char *key)
+{
+	char *data = NULL, *sigtext = NULL, *keytext = NULL, *comment = NULL;
+	size_t dlen = 0, slen = 0, klen = 0;
+	ureg_public_key *pk = NULL;
+	int rc = 1, error;
+
+	if (cli_read_file(&data, &dlen, file, (size_t)1 << 30) < 0 ||
+	    cli_read_file(&sigtext, &slen, sig, SIG_MAX) < 0 ||
+	    cli_read_file(&keytext, &klen, key, SIG_MAX) < 0)
+		goto done;
+	if ((error = ureg_public_key_parse(&pk, keytext, klen)) < 0) {
+		rc = cli_fail(key, error);
+		goto done;
+	}
+	if ((error = ureg_sign_verify(pk, data, dlen, sigtext, slen,
+	                              &comment)) < 0) {
+		rc = cli_fail(file, error);
+		goto done;
+	}
+	printf("signature ok: %s\ntrusted comment: %s\n", file, comment);
+	rc = 0;
+done:
+	free(data);
+	free(sigtext);
+	free(keytext);
+	free(comment);
+	ureg_public_key_free(pk);
+	return rc;
+}
+
+static int verify_ref(const char *ref, const char *registry_flag,
+                      const char *key_path)
+{
+	char name[UREG_NAME_MAX + 1], version[256], path[1024], ns[256];
+	char mtext[UREG_DIGEST_STRLEN + 1], expected[1400];
+	char key_id[UREG_SIGN_KEYID_STRLEN + 1];
+	ureg_response man = {0}, refs = {0}, sigman = {0}, sig = {0};
+	ureg_json *rdoc = NULL, *sdoc = NULL;
+	ureg_public_key *pk = NULL;
+	ureg_client *c = NULL;
+	ureg_digest digest;
+	char *comment = NULL, *keytext = NULL;
+	const char *sigdigest, *sigblob;
+	size_t klen;
+	int rc = 1, error;
+
+	if (split_ref(name, sizeof(name), version, sizeof(version), ref) < 0)
+		return CLI_EXIT_USAGE;
+	namespace_of(ns, sizeof(ns), name);
+	if ((error = ureg_client_new(&c, cli_registry(registry_flag, NULL),
+	                             NULL, NULL)) < 0)
+		return cli_fail("verify", error);
+	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", name, version);
+	if ((error = get(&man, c, path, UREG_MT_OCI_MANIFEST, UREG_MANIFEST_MAX,
+	                 ref)) < 0) {
+		rc = cli_fail("verify", error);
+		goto done;
+	}
+	ureg_digest_buffer(&digest, man.body, man.body_len);
+	ureg_digest_format(mtext, &digest);
+	if (man.digest && strcmp(man.digest, mtext) != 0) {
+		fprintf(stderr,
+		        "ureg: verify: %s: the registry says %s but the bytes "
+		        "hash to %s\n",
+		        ref, man.digest, mtext);
+		goto done;
+	}
+	snprintf(path, sizeof(path), "/v2/%s/referrers/%s?artifactType=%s",
+	         name, mtext, UREG_MT_SIGNATURE);
+	if ((error = get(&refs, c, path, UREG_MT_OCI_INDEX, 1 << 20,
+	                 "referrers")) < 0 ||
+	    (error = ureg_json_parse(&rdoc, refs.body, refs.body_len, 1 << 20,
+	                             "referrers")) < 0) {
+		rc = cli_fail("verify", error);
+		goto done;
+	}
+	if (!(sigdigest = ureg_json_string(ureg_json_get(
+	              ureg_json_at(ureg_json_get(rdoc, "manifests"), 0),
+	              "digest")))) {
+		fprintf(stderr, "ureg: verify: %s (%s) has no signature\n", ref,
+		        mtext);
+		goto done;
+	}
+	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", name, sigdigest);
+	if ((error = get(&sigman, c, path, UREG_MT_OCI_MANIFEST, 1 << 20,
+	                 "signature manifest")) < 0 ||
+	    (error = ureg_json_parse(&sdoc, sigman.body, sigman.body_len,
+	                             1 << 20, "signature manifest")) < 0) {
+		rc = cli_fail("verify", error);
+		goto done;
+	}
+	if (!(sigblob = ureg_json_string(ureg_json_get(
+	              ureg_json_at(ureg_json_get(sdoc, "layers"), 0),
+	              "digest")))) {
+		fprintf(stderr,
+		        "ureg: verify: signature manifest %s has no "
+		        "layer\n",
+		        sigdigest);
+		goto done;
+	}
+	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", name, sigblob);
+	if ((error = get(&sig, c, path, NULL, SIG_MAX, "signature")) < 0 ||
+	    (error = ureg_sign_parse_key_id(key_id, sig.body, sig.body_len)) <
+	            0) {
+		rc = cli_fail("verify", error);
+		goto done;
+	}
+	if (key_path) {
+		if (cli_read_file(&keytext, &klen, key_path, SIG_MAX) < 0)
+			goto done;
+		if ((error = ureg_public_key_parse(&pk, keytext, klen)) < 0) {
+			rc = cli_fail(key_path, error);
+			goto done;
+		}
+	} else if (!(pk = namespace_key(c, ns, key_id))) {
+		fprintf(stderr,
+		        "ureg: verify: %s is signed by key %s, which is not a "
+		        "registered key of namespace %s\n",
+		        ref, key_id, ns);
+		goto done;
+	}
+	if ((error = ureg_sign_verify(pk, man.body, man.body_len, sig.body,
+	                              sig.body_len, &comment)) < 0) {
+		rc = cli_fail(ref, error);
+		goto done;
+	}
+	snprintf(expected, sizeof(expected), "ureg %s %s %s", name, version,
+	         mtext);
+	if (strcmp(comment, expected) != 0) {
+		fprintf(stderr,
+		        "ureg: verify: %s: the signature is for \"%s\", not "
+		        "\"%s\"\n",
+		        ref, comment, expected);
+		goto done;
+	}
+	printf("%s ok\nmanifest   %s\nsigned by  %s%s\n", ref, mtext, key_id,
+	       key_path ? " (the given key)" : " (a key of the namespace)");
+	rc = 0;
+done:
+	ureg_response_clear(&man);
+	ureg_response_clear(&refs);
+	ureg_response_clear(&sigman);
+	ureg_response_clear(&sig);
+	ureg_json_free(rdoc);
+	ureg_json_free(sdoc);
+	ureg_public_key_free(pk);
+	ureg_client_free(c);
+	free(comment);
+	free(keytext);
+	return rc;
+}
+
+int ureg_cmd_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"registry", required_argument, NULL, 'r'},
+	        {"key", required_argument, NULL, 'k'},
+	        {"file", required_argument, NULL, 'f'},
+	        {"sig", required_argument, NULL, 's'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *registry = NULL, *key = NULL, *file = NULL, *sig = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			registry = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 's':
+			sig = optarg;
+			break;
+		case 'h':
+			fputs(verify_usage, stdout);
+			return 0;
+		default:
+			fputs(verify_usage, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (file) {
+		if (!sig || !key || optind != argc) {
+			fputs(verify_usage, stderr);
+			return CLI_EXIT_USAGE;
+		}
+		return verify_file(file, sig, key);
+	}
+	if (optind + 1 != argc) {
+		fputs(verify_usage, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	return verify_ref(argv[optind], registry, key);
+}
+
+/* --- yank ---------------------------------------------------------------- */
+
+/* One authenticated request to a /ureg/v1 endpoint; `ok` is the expected
+ * status. Prints the outcome. */
+static int admin_request(const char *registry_flag, const char *method,
+                         const char *path, const char *body, int ok,
+                         const char *what, int print_body)
+{
+	const char *registry = cli_registry(registry_flag, NULL);
+	char *token = cli_token_for(registry);
+	ureg_client *c = NULL;
+	ureg_response resp;
+	int error, rc = 1;
+
+	if ((error = ureg_client_new(&c, registry, token, NULL)) < 0 ||
+	    (error = ureg_client_request(
+	             &resp, c, method, path, body ? "text/plain" : NULL, NULL,
+	             body, body ? strlen(body) : 0, 1 << 20)) < 0) {
+		rc = cli_fail(what, error);
+		goto done;
+	}
+	if (resp.status != ok && !(ok == 200 && resp.status == 201) &&
+	    !(ok == 200 && resp.status == 204)) {
+		rc = cli_fail(what, ureg_client_status_error(&resp, what));
+		ureg_response_clear(&resp);
+		goto done;
+	}
+	if (print_body && resp.body)
+		fputs(resp.body, stdout);
+	ureg_response_clear(&resp);
+	rc = 0;
+done:
+	ureg_client_free(c);
+	free(token);
+	return rc;
+}
+
+int ureg_cmd_yank(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"registry", required_argument, NULL, 'r'},
+	        {"undo", no_argument, NULL, 'u'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *registry = NULL;
+	char name[UREG_NAME_MAX + 1], version[256], path[700];
+	int c, undo = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			registry = optarg;
+			break;
+		case 'u':
+			undo = 1;
+			break;
+		case 'h':
+			puts("usage: ureg yank NAME@VERSION [--undo] "
+			     "[--registry URL]");
+			return 0;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		fputs("usage: ureg yank NAME@VERSION [--undo] [--registry "
+		      "URL]\n",
+		      stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (split_ref(name, sizeof(name), version, sizeof(version),
+	              argv[optind]) < 0)
+		return CLI_EXIT_USAGE;
+	snprintf(path, sizeof(path), "/ureg/v1/yank/%s/%s", name, version);
+	rc = admin_request(registry, undo ? "DELETE" : "POST", path, NULL, 200,
+	                   "yank", 0);
+	if (rc == 0)
+		printf("%s@%s %s\n", name, version,
+		       undo ? "is no longer yanked" : "yanked");
+	return rc;
+}
+
+/* --- keys ---------------------------------------------------------------- */
+
+static const char keys_usage[] =
+        "usage: ureg keys list NAMESPACE [--registry URL]\n"
+        "       ureg keys add NAMESPACE KEY.pub [--registry URL]\n"
+        "       ureg keys revoke NAMESPACE KEYID [--registry URL]\n"
+        "  add and revoke need a token with scope admin:NAMESPACE\n";
+
+int ureg_cmd_keys(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"registry", required_argument, NULL, 'r'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *registry = NULL, *verb, *ns;
+	char path[700], *keytext = NULL;
+	size_t klen;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			registry = optarg;
+			break;
+		case 'h':
+			fputs(keys_usage, stdout);
+			return 0;
+		default:
+			fputs(keys_usage, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 2) {
+		fputs(keys_usage, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	verb = argv[optind];
+	ns = argv[optind + 1];
+	if (ureg_name_check(ns, strlen(ns)) < 0 || strchr(ns, '/')) {
+		fprintf(stderr, "ureg: \"%s\" is not a namespace\n", ns);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(verb, "list") == 0 && argc - optind == 2) {
+		snprintf(path, sizeof(path), "/ureg/v1/keys/%s", ns);
+		return admin_request(registry, "GET", path, NULL, 200, "keys",
+		                     1);
+	}
+	if (strcmp(verb, "add") == 0 && argc - optind == 3) {
+		if (cli_read_file(&keytext, &klen, argv[optind + 2], SIG_MAX) <
+		    0)
+			return 1;
+		snprintf(path, sizeof(path), "/ureg/v1/keys/%s", ns);
+		rc = admin_request(registry, "POST", path, keytext, 200,
+		                   "keys add", 0);
+		free(keytext);
+		if (rc == 0)
+			printf("key added to %s\n", ns);
+		return rc;
+	}
+	if (strcmp(verb, "revoke") == 0 && argc - optind == 3) {
+		snprintf(path, sizeof(path), "/ureg/v1/keys/%s/%s", ns,
+		         argv[optind + 2]);
+		rc = admin_request(registry, "DELETE", path, NULL, 200,
+		                   "keys revoke", 0);
+		if (rc == 0)
+			printf("key %s of %s revoked\n", argv[optind + 2], ns);
+		return rc;
+	}
+	fputs(keys_usage, stderr);
+	return CLI_EXIT_USAGE;
+}
