@@ -11,5 +11,6 @@ int ureg_cmd_publish(int argc, char **argv);
 int ureg_cmd_verify(int argc, char **argv);
 int ureg_cmd_yank(int argc, char **argv);
 int ureg_cmd_keys(int argc, char **argv);
+int ureg_cmd_lock(int argc, char **argv);
 
 #endif

@@ -33,6 +33,7 @@ static const char usage_text[] =
         "  verify  check a published version's signature and signer\n"
         "  yank    mark a version as not to be chosen (--undo)\n"
         "  keys    list, add or revoke a namespace's signing keys\n"
+        "  lock    resolve ureg.json for every target into ureg.lock\n"
         "  version print the version\n"
         "\n"
         "run 'ureg <command> --help' for a command's options.\n";
@@ -388,6 +389,8 @@ int main(int argc, char **argv)
 		return ureg_cmd_yank(argc - 1, argv + 1);
 	if (strcmp(cmd, "keys") == 0)
 		return ureg_cmd_keys(argc - 1, argv + 1);
+	if (strcmp(cmd, "lock") == 0)
+		return ureg_cmd_lock(argc - 1, argv + 1);
 	fprintf(stderr, "ureg: unknown command \"%s\"\n%s", cmd, usage_text);
 	return EXIT_USAGE;
 }

@@ -13,8 +13,12 @@ static _Thread_local int error_code;
 static int error_vset(int code, int with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
-	int n = vsnprintf(error_message, sizeof(error_message), fmt, ap);
+	char buf[sizeof(error_message)];
+	/* format aside first: callers may pass ureg_error_last() itself to
+	 * add context to the message */
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 
+	memcpy(error_message, buf, sizeof(buf));
 	if (n < 0)
 		error_message[0] = '\0';
 	if (with_errno) {
