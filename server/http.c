@@ -45,6 +45,7 @@ struct ureg_http_request {
 	uint64_t fd_len;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t discarded;
 	struct timespec start;
 };
 
@@ -360,12 +361,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_data_size = 0;
 		req->bytes_in += n;
 		counter_add(&http->bytes_received, n);
-		if (req->queued || req->status)
+		if (req->queued)
 			return MHD_YES;
+		if (req->status) {
+			/* MHD takes no response while upload data is being
+			 * handed over: drop the rest of the body and answer
+			 * at the end, unless the client keeps sending. */
+			req->discarded += n;
+			return req->discarded > UREG_HTTP_DISCARD_MAX ? MHD_NO
+			                                              : MHD_YES;
+		}
 		if (http->handler.body(req, upload_data, n,
-		                       http->handler.payload) < 0 ||
-		    req->status)
-			return queue(req);
+		                       http->handler.payload) < 0 &&
+		    !req->status)
+			respond_plain(req, 500, "request body refused");
 		return MHD_YES;
 	}
 	if (req->queued)

@@ -11,6 +11,10 @@
 
 #include "common/error.h"
 
+/* Body bytes read and dropped after an early answer before giving up on
+ * the connection. */
+#define UREG_HTTP_DISCARD_MAX ((uint64_t)16 << 20)
+
 typedef struct ureg_http_request ureg_http_request;
 typedef struct ureg_http ureg_http;
 
@@ -22,7 +26,10 @@ typedef struct {
 	 * for `end` and receive the body through `body`. */
 	void (*begin)(ureg_http_request *req, void *payload);
 	/* A piece of the body. Return 0 to go on; a negative value after
-	 * setting a response answers at once and closes the connection. */
+	 * setting a response stops the handler's part: the rest of the body
+	 * is read and dropped (libmicrohttpd cannot answer mid-body), then
+	 * the response goes out. Past UREG_HTTP_DISCARD_MAX dropped bytes
+	 * the connection is closed without an answer instead. */
 	int (*body)(ureg_http_request *req, const char *data, size_t len,
 	            void *payload);
 	/* The whole body arrived: set the response. */

@@ -15,7 +15,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "server/auth.h"
+#include "server/packages.h"
 #include "server/range.h"
+#include "server/ureg_api.h"
 #include "store/manifest.h"
 #include "store/name.h"
 #include "store/token.h"
@@ -35,6 +37,7 @@ enum route {
 	ROUTE_UPLOAD_START,
 	ROUTE_UPLOAD,
 	ROUTE_REFERRERS,
+	ROUTE_UREG, /* /ureg/v1/..., served by ureg_api.c */
 };
 
 enum sink {
@@ -61,6 +64,7 @@ typedef struct {
 	ureg_digest expected;
 	int has_expected;
 	int64_t declared_size;
+	ureg_api_req *api;
 } oci_req;
 
 /* --- responses -------------------------------------------------------------
@@ -280,6 +284,10 @@ static int route(oci_req *r, ureg_http_request *req)
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		r->route = ROUTE_METRICS;
+		return 0;
+	}
+	if (ureg_api_owns(path)) {
+		r->route = ROUTE_UREG;
 		return 0;
 	}
 	if (strncmp(path, "/v2", 3) != 0)
@@ -543,12 +551,28 @@ done:
 	ureg_index_manifest_clear(&m);
 }
 
+/* Answers a refusal of server/packages.c. */
+static void package_error(ureg_http_request *req, int error)
+{
+	int status;
+	const char *code;
+
+	ureg_packages_http_error(&status, &code, error);
+	oci_error(req, status, code, ureg_error_last());
+}
+
 static void manifest_delete(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 {
 	int error;
 
 	if (authorize(oci, req, "push", r->name) < 0)
 		return;
+	if ((error = ureg_packages_check_delete(
+	             oci->index, r->name, r->ref_is_digest ? NULL : r->ref,
+	             &r->digest)) < 0) {
+		package_error(req, error);
+		return;
+	}
 	if (r->ref_is_digest)
 		error = ureg_index_manifest_delete(oci->index, r->name,
 		                                   &r->digest);
@@ -649,6 +673,14 @@ static void manifest_put_end(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 	if ((error = ureg_cas_put(NULL, oci->cas, r->buf, r->buf_len,
 	                          &digest)) < 0) {
 		store_error(req, error, "MANIFEST_INVALID");
+		goto done;
+	}
+	/* a source package's version tag: docs/packages.md section 5 */
+	if (!r->ref_is_digest &&
+	    (error = ureg_packages_check_publish(oci->cas, oci->index, r->name,
+	                                         r->ref, r->buf, r->buf_len,
+	                                         &digest, &m)) < 0) {
+		package_error(req, error);
 		goto done;
 	}
 	if (!(refs = calloc(m.nblobs + m.nmanifests + 1, sizeof(*refs)))) {
@@ -992,6 +1024,13 @@ static void upload_begin(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 		}
 		offset = first;
 	}
+	/* A declared length that cannot fit is refused before any byte is
+	 * read (mid-body, the answer has to wait for the whole body). */
+	if (ureg_http_content_length(req) > 0 &&
+	    ureg_uploads_status(&size, oci->uploads, r->name, r->upload_id) ==
+	            0 &&
+	    too_big(oci, req, size + (uint64_t)ureg_http_content_length(req)))
+		return;
 	if (!ureg_http_has_body(req) && method_is(r, "PUT"))
 		return; /* finish in `end` */
 	if ((error = ureg_uploads_append_begin(&r->stream, oci->uploads,
@@ -1234,6 +1273,9 @@ static void on_begin(ureg_http_request *req, void *payload)
 		handle_referrers(oci, r, req);
 		return;
 	}
+	case ROUTE_UREG:
+		ureg_api_begin(oci, req, &r->api);
+		return;
 	}
 }
 
@@ -1244,6 +1286,8 @@ static int on_body(ureg_http_request *req, const char *data, size_t len,
 	int error;
 
 	(void)payload;
+	if (r->route == ROUTE_UREG)
+		return ureg_api_body(req, r->api, data, len);
 	switch (r->sink) {
 	case SINK_NONE:
 		return 0; /* ignored body */
@@ -1327,6 +1371,9 @@ static void on_end(ureg_http_request *req, void *payload)
 		upload_end(oci, r, req);
 		return;
 	}
+	case ROUTE_UREG:
+		ureg_api_end(oci, req, r->api);
+		return;
 	default:
 		return;
 	}
@@ -1344,9 +1391,22 @@ static void on_done(ureg_http_request *req, int completed, void *payload)
 	 * becomes a blob, and a chunk goes back to where it started. */
 	ureg_cas_writer_free(r->writer);
 	ureg_upload_stream_abort(r->stream);
+	ureg_api_free(r->api);
 	free(r->buf);
 	free(r);
 	*ureg_http_state(req) = NULL;
+}
+
+int ureg_oci__authorize(ureg_oci *oci, ureg_http_request *req,
+                        const char *action, const char *repo)
+{
+	return authorize(oci, req, action, repo);
+}
+
+void ureg_oci__error(ureg_http_request *req, int status, const char *code,
+                     const char *message)
+{
+	oci_error(req, status, code, message);
 }
 
 void ureg_oci_handler(ureg_http_handler *out, ureg_oci *oci)

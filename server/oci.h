@@ -22,4 +22,15 @@ typedef struct {
 /* Fills `out` with the callbacks; `oci` must outlive the server. */
 void ureg_oci_handler(ureg_http_handler *out, ureg_oci *oci);
 
+/* For the other route files of the server (ureg_api.c). */
+
+/* 0 if `action` ("pull", "push", "admin") on `repo` is allowed; otherwise
+ * a 401 or 403 answer is set and -1 returned. */
+int ureg_oci__authorize(ureg_oci *oci, ureg_http_request *req,
+                        const char *action, const char *repo);
+
+/* Answers `status` with the OCI error body {"errors":[{code,message}]}. */
+void ureg_oci__error(ureg_http_request *req, int status, const char *code,
+                     const char *message);
+
 #endif

@@ -91,6 +91,30 @@ static const char *const migrations[] = {
         "  created INTEGER NOT NULL,\n"
         "  PRIMARY KEY (hash, scope)\n"
         ");\n",
+        /* 2: published source package versions and namespace keys */
+        "CREATE TABLE packages (\n"
+        "  repo TEXT NOT NULL,\n"
+        "  version TEXT NOT NULL,\n"
+        "  manifest TEXT NOT NULL,\n"
+        "  config TEXT NOT NULL,\n"
+        "  layer TEXT NOT NULL,\n"
+        "  layer_size INTEGER NOT NULL CHECK (layer_size >= 0),\n"
+        "  tree TEXT NOT NULL,\n"
+        "  key_id TEXT NOT NULL,\n"
+        "  yanked INTEGER NOT NULL DEFAULT 0 CHECK (yanked IN (0, 1)),\n"
+        "  config_json TEXT NOT NULL,\n"
+        "  created INTEGER NOT NULL,\n"
+        "  PRIMARY KEY (repo, version)\n"
+        ");\n"
+        "CREATE INDEX packages_manifest ON packages(repo, manifest);\n"
+        "CREATE TABLE namespace_keys (\n"
+        "  namespace TEXT NOT NULL,\n"
+        "  key_id TEXT NOT NULL,\n"
+        "  public_key TEXT NOT NULL,\n"
+        "  added INTEGER NOT NULL,\n"
+        "  revoked INTEGER,\n"
+        "  PRIMARY KEY (namespace, key_id)\n"
+        ");\n",
 };
 
 #define INDEX_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -100,6 +124,12 @@ static const char *const migrations[] = {
 	"(EXISTS (SELECT 1 FROM blob_links WHERE repo_id = r.id) OR "          \
 	"EXISTS (SELECT 1 FROM manifests WHERE repo_id = r.id) OR "            \
 	"EXISTS (SELECT 1 FROM tags WHERE repo_id = r.id))"
+
+/* Columns read by package_from_row and key_from_row, in that order. */
+#define PKG_COLUMNS                                                            \
+	"version, manifest, config, layer, layer_size, tree, key_id, yanked, " \
+	"config_json, created"
+#define KEY_COLUMNS "key_id, public_key, added, revoked"
 
 /* Every statement a connection may cache, prepared on first use. */
 enum {
@@ -136,6 +166,16 @@ enum {
 	S_WALK_LINKS,
 	S_WALK_MANIFESTS,
 	S_WALK_REFS,
+	S_PKG_PUT,
+	S_PKG_GET,
+	S_PKG_BY_MANIFEST,
+	S_PKG_LIST,
+	S_PKG_YANK,
+	S_KEY_ADD,
+	S_KEY_GET,
+	S_KEY_LIST,
+	S_KEY_COUNT,
+	S_KEY_REVOKE,
 	S_COUNT
 };
 
@@ -221,6 +261,31 @@ static const char *const index_sql[S_COUNT] = {
                         "FROM manifest_refs x JOIN repositories r "
                         "ON r.id = x.repo_id WHERE x.rowid > ?1 "
                         "ORDER BY x.rowid LIMIT ?2",
+        [S_PKG_PUT] = "INSERT INTO packages (repo, version, manifest, config, "
+                      "layer, layer_size, tree, key_id, yanked, config_json, "
+                      "created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, "
+                      "?9, ?10) ON CONFLICT (repo, version) DO NOTHING",
+        [S_PKG_GET] = "SELECT " PKG_COLUMNS " FROM packages "
+                      "WHERE repo = ?1 AND version = ?2",
+        [S_PKG_BY_MANIFEST] = "SELECT " PKG_COLUMNS " FROM packages "
+                              "WHERE repo = ?1 AND manifest = ?2 "
+                              "ORDER BY version LIMIT 1",
+        [S_PKG_LIST] = "SELECT " PKG_COLUMNS " FROM packages "
+                       "WHERE repo = ?1 ORDER BY version",
+        [S_PKG_YANK] = "UPDATE packages SET yanked = ?3 "
+                       "WHERE repo = ?1 AND version = ?2",
+        [S_KEY_ADD] = "INSERT INTO namespace_keys (namespace, key_id, "
+                      "public_key, added, revoked) VALUES (?1, ?2, ?3, ?4, "
+                      "NULL) ON CONFLICT (namespace, key_id) DO NOTHING",
+        [S_KEY_GET] = "SELECT " KEY_COLUMNS " FROM namespace_keys "
+                      "WHERE namespace = ?1 AND key_id = ?2",
+        [S_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM namespace_keys "
+                       "WHERE namespace = ?1 ORDER BY added, key_id",
+        [S_KEY_COUNT] = "SELECT COUNT(*) FROM namespace_keys "
+                        "WHERE namespace = ?1",
+        [S_KEY_REVOKE] = "UPDATE namespace_keys SET revoked = ?3 "
+                         "WHERE namespace = ?1 AND key_id = ?2 "
+                         "AND revoked IS NULL",
 };
 
 typedef struct index_conn {
@@ -1498,6 +1563,596 @@ int ureg_index_token_scopes(char ***out, size_t *count, ureg_index *ix,
 		error = ureg_error_set(UREG_ENOTFOUND, "token not found");
 	stmt_done(s);
 	return error;
+}
+
+/* --- source packages and namespace keys ---------------------------------- */
+
+void ureg_index_package_clear(ureg_index_package *p)
+{
+	if (!p)
+		return;
+	free(p->version);
+	free(p->config_json);
+	p->version = p->config_json = NULL;
+}
+
+void ureg_index_packages_free(ureg_index_package *list, size_t count)
+{
+	size_t i;
+
+	if (!list)
+		return;
+	for (i = 0; i < count; i++)
+		ureg_index_package_clear(&list[i]);
+	free(list);
+}
+
+/* Copies a short text column into a fixed buffer; too long is damage. */
+static int col_copy(char *out, size_t outlen, sqlite3_stmt *s, int i,
+                    const char *what)
+{
+	const char *text = (const char *)sqlite3_column_text(s, i);
+	int len = sqlite3_column_bytes(s, i);
+
+	if (!text || len < 0 || (size_t)len >= outlen)
+		return ureg_error_set(
+		        UREG_EIO, "index row holds a malformed %s \"%.80s\"",
+		        what, text ? text : "(null)");
+	memcpy(out, text, (size_t)len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* Fills `out` from the PKG_COLUMNS of the current row. */
+static int package_from_row(ureg_index_package *out, sqlite3_stmt *s)
+{
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	out->layer_size = (uint64_t)sqlite3_column_int64(s, 4);
+	out->yanked = sqlite3_column_int(s, 7) != 0;
+	out->created = sqlite3_column_int64(s, 9);
+	if ((error = col_strdup(&out->version, s, 0)) < 0 ||
+	    (error = col_digest(&out->manifest, s, 1)) < 0 ||
+	    (error = col_digest(&out->config, s, 2)) < 0 ||
+	    (error = col_digest(&out->layer, s, 3)) < 0 ||
+	    (error = col_digest(&out->tree, s, 5)) < 0 ||
+	    (error = col_copy(out->key_id, sizeof(out->key_id), s, 6,
+	                      "key id")) < 0 ||
+	    (error = col_strdup(&out->config_json, s, 8)) < 0)
+		goto done;
+	if (!out->version || !out->config_json)
+		error = ureg_error_set(UREG_EIO,
+		                       "index holds a package row without "
+		                       "version or config");
+done:
+	if (error < 0)
+		ureg_index_package_clear(out);
+	return error;
+}
+
+/* Fills `out` from the KEY_COLUMNS of the current row. */
+static int key_from_row(ureg_index_key *out, sqlite3_stmt *s)
+{
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	out->added = sqlite3_column_int64(s, 2);
+	out->revoked = sqlite3_column_type(s, 3) == SQLITE_NULL
+	                       ? 0
+	                       : sqlite3_column_int64(s, 3);
+	if ((error = col_copy(out->key_id, sizeof(out->key_id), s, 0,
+	                      "key id")) < 0 ||
+	    (error = col_copy(out->public_key, sizeof(out->public_key), s, 1,
+	                      "public key")) < 0)
+		return error;
+	return 0;
+}
+
+static int check_key_id(const char *key_id)
+{
+	if (!key_id || !*key_id ||
+	    strnlen(key_id, UREG_INDEX_KEY_ID_MAX + 1) > UREG_INDEX_KEY_ID_MAX)
+		return ureg_error_set(UREG_EINVALID, "bad key id \"%.32s\"",
+		                      key_id ? key_id : "");
+	return 0;
+}
+
+static int check_key(const ureg_index_key *k)
+{
+	int error;
+
+	if ((error = check_key_id(k->key_id)) < 0)
+		return error;
+	if (!k->public_key[0] ||
+	    strnlen(k->public_key, UREG_INDEX_PUBLIC_KEY_MAX + 1) >
+	            UREG_INDEX_PUBLIC_KEY_MAX)
+		return ureg_error_set(UREG_EINVALID,
+		                      "bad public key for key id \"%s\"",
+		                      k->key_id);
+	return 0;
+}
+
+/* Runs a one-row lookup bound to (?1, ?2): 1 and the row through `fill`,
+ * or 0 if there is none. */
+typedef int (*row_fill_fn)(void *out, sqlite3_stmt *s);
+
+static int fill_package(void *out, sqlite3_stmt *s)
+{
+	return package_from_row(out, s);
+}
+
+static int fill_key(void *out, sqlite3_stmt *s)
+{
+	return key_from_row(out, s);
+}
+
+static int lookup_row(index_conn *c, int id, const char *a, const char *b,
+                      row_fill_fn fill, void *out, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	if ((error = stmt_get(&s, c, id)) < 0)
+		return error;
+	if (bind_text(s, 1, a) != SQLITE_OK || bind_text(s, 2, b) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (!out || (error = fill(out, s)) == 0)
+			error = 1;
+	} else if (rc == SQLITE_DONE) {
+		error = 0;
+	} else {
+		error = db_fail(c->db, "cannot look up %s \"%s\" of \"%s\"",
+		                what, b, a);
+	}
+	stmt_done(s);
+	return error;
+}
+
+/* Inside a transaction: registers `k` as the first key of `ns`. */
+static int first_key_put(index_conn *c, const char *ns, const ureg_index_key *k,
+                         int64_t now)
+{
+	sqlite3_stmt *s = NULL;
+	ureg_index_key have;
+	int64_t n = 0;
+	int found, error;
+
+	if ((error = stmt_get(&s, c, S_KEY_COUNT)) < 0)
+		return error;
+	if (bind_text(s, 1, ns) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW)
+		error = db_fail(c->db, "cannot count the keys of \"%s\"", ns);
+	else
+		n = sqlite3_column_int64(s, 0);
+	stmt_done(s);
+	if (error < 0)
+		return error;
+	if (n > 0) {
+		/* someone registered a key since the caller looked */
+		if ((found = lookup_row(c, S_KEY_GET, ns, k->key_id, fill_key,
+		                        &have, "key")) < 0)
+			return found;
+		if (found && !have.revoked &&
+		    strcmp(have.public_key, k->public_key) == 0)
+			return 0;
+		return ureg_error_set(
+		        UREG_ECONFLICT,
+		        "namespace \"%s\" has registered keys "
+		        "meanwhile, and key %s is not one of them",
+		        ns, k->key_id);
+	}
+	if ((error = stmt_get(&s, c, S_KEY_ADD)) < 0)
+		return error;
+	if (bind_text(s, 1, ns) != SQLITE_OK ||
+	    bind_text(s, 2, k->key_id) != SQLITE_OK ||
+	    bind_text(s, 3, k->public_key) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db, "cannot register key %s for \"%s\"",
+		                k->key_id, ns);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_package_put(ureg_index *ix, const char *repo,
+                           const ureg_index_package *p, const char *ns,
+                           const ureg_index_key *first_key)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	ureg_index_package have = {0};
+	char manifest[UREG_DIGEST_STRLEN + 1], config[UREG_DIGEST_STRLEN + 1];
+	char layer[UREG_DIGEST_STRLEN + 1], tree[UREG_DIGEST_STRLEN + 1];
+	char other[UREG_DIGEST_STRLEN + 1];
+	int64_t now = (int64_t)time(NULL);
+	int changed = 0, found, error;
+
+	if (!p)
+		return ureg_error_set(UREG_EINVALID, "no package given");
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_text(p->version, "version")) < 0 ||
+	    (error = check_key_id(p->key_id)) < 0 ||
+	    (error = check_size(p->layer_size, "layer")) < 0 ||
+	    (first_key && ((error = check_text(ns, "namespace")) < 0 ||
+	                   (error = check_key(first_key)) < 0)))
+		return error;
+	if (!p->config_json ||
+	    strnlen(p->config_json, UREG_INDEX_CONFIG_MAX + 1) >
+	            UREG_INDEX_CONFIG_MAX)
+		return ureg_error_set(p->config_json ? UREG_ETOOBIG
+		                                     : UREG_EINVALID,
+		                      "config of \"%s\" version \"%s\" is "
+		                      "missing or over %u bytes",
+		                      repo, p->version, UREG_INDEX_CONFIG_MAX);
+	if ((error = index_conn_get(&c, ix)) < 0)
+		return error;
+	ureg_digest_format(manifest, &p->manifest);
+	ureg_digest_format(config, &p->config);
+	ureg_digest_format(layer, &p->layer);
+	ureg_digest_format(tree, &p->tree);
+	if ((error = tx_begin(c)) < 0)
+		return error;
+	if (first_key && (error = first_key_put(c, ns, first_key, now)) < 0)
+		goto done;
+	if ((error = stmt_get(&s, c, S_PKG_PUT)) < 0)
+		goto done;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, p->version) != SQLITE_OK ||
+	    bind_text(s, 3, manifest) != SQLITE_OK ||
+	    bind_text(s, 4, config) != SQLITE_OK ||
+	    bind_text(s, 5, layer) != SQLITE_OK ||
+	    bind_u64(s, 6, p->layer_size) != SQLITE_OK ||
+	    bind_text(s, 7, tree) != SQLITE_OK ||
+	    bind_text(s, 8, p->key_id) != SQLITE_OK ||
+	    bind_text(s, 9, p->config_json) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 10, now) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		error = db_fail(c->db, "cannot record version \"%s\" of \"%s\"",
+		                p->version, repo);
+		goto done;
+	}
+	changed = sqlite3_changes(c->db);
+	stmt_done(s);
+	s = NULL;
+	if (changed)
+		goto done;
+	if ((found = lookup_row(c, S_PKG_GET, repo, p->version, fill_package,
+	                        &have, "version")) < 0) {
+		error = found;
+		goto done;
+	}
+	if (!found) {
+		error = ureg_error_set(
+		        UREG_EIO,
+		        "version \"%s\" of \"%s\" vanished while "
+		        "being recorded",
+		        p->version, repo);
+		goto done;
+	}
+	if (!ureg_digest_equal(&have.manifest, &p->manifest)) {
+		ureg_digest_format(other, &have.manifest);
+		error = ureg_error_set(UREG_EEXISTS,
+		                       "version %s of %s is already published "
+		                       "with %s; versions are immutable",
+		                       p->version, repo, other);
+		goto done;
+	}
+	error = 1;
+done:
+	stmt_done(s);
+	ureg_index_package_clear(&have);
+	if (error == 1)
+		return (error = tx_end(c, 0)) < 0 ? error : 1;
+	return tx_end(c, error);
+}
+
+int ureg_index_package_get(ureg_index_package *out, ureg_index *ix,
+                           const char *repo, const char *version)
+{
+	index_conn *c = NULL;
+	int found, error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_text(version, "version")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	if ((found = lookup_row(c, S_PKG_GET, repo, version, fill_package, out,
+	                        "version")) < 0)
+		return found;
+	if (!found)
+		return ureg_error_set(
+		        UREG_ENOTFOUND,
+		        "version \"%s\" of \"%s\" is not published", version,
+		        repo);
+	return 0;
+}
+
+int ureg_index_package_find_manifest(ureg_index_package *out, ureg_index *ix,
+                                     const char *repo,
+                                     const ureg_digest *manifest)
+{
+	index_conn *c = NULL;
+	ureg_index_package tmp;
+	char name[UREG_DIGEST_STRLEN + 1];
+	int found, error;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	ureg_digest_format(name, manifest);
+	found = lookup_row(c, S_PKG_BY_MANIFEST, repo, name, fill_package, &tmp,
+	                   "package manifest");
+	if (found > 0) {
+		if (out)
+			*out = tmp;
+		else
+			ureg_index_package_clear(&tmp);
+	}
+	return found;
+}
+
+int ureg_index_package_list(ureg_index_package **out, size_t *count,
+                            ureg_index *ix, const char *repo)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	ureg_index_package *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE, error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_PKG_LIST)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK) {
+		error = db_fail(c->db, "cannot list versions of \"%s\"", repo);
+		goto done;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			ureg_index_package *tmp;
+
+			if (ncap > INDEX_REFS_MAX) {
+				error = ureg_error_set(
+				        UREG_ETOOBIG,
+				        "\"%s\" has more than %d "
+				        "versions",
+				        repo, INDEX_REFS_MAX);
+				goto done;
+			}
+			if (!(tmp = realloc(list, ncap * sizeof(*list)))) {
+				error = ureg_error_set(UREG_ENOMEM,
+				                       "out of memory");
+				goto done;
+			}
+			list = tmp;
+			cap = ncap;
+		}
+		if ((error = package_from_row(&list[n], s)) < 0)
+			goto done;
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		error = db_fail(c->db, "cannot list versions of \"%s\"", repo);
+done:
+	stmt_done(s);
+	if (error < 0) {
+		ureg_index_packages_free(list, n);
+		return error;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+int ureg_index_package_yank(ureg_index *ix, const char *repo,
+                            const char *version, int yanked)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_text(version, "version")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_PKG_YANK)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, version) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 3, yanked ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db, "cannot yank version \"%s\" of \"%s\"",
+		                version, repo);
+	else if (sqlite3_changes(c->db) == 0)
+		error = ureg_error_set(
+		        UREG_ENOTFOUND,
+		        "version \"%s\" of \"%s\" is not published", version,
+		        repo);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_key_add(ureg_index *ix, const char *ns, const char *key_id,
+                       const char *public_key, int64_t now)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	ureg_index_key k, have;
+	int found, error;
+
+	memset(&k, 0, sizeof(k));
+	if ((error = check_text(ns, "namespace")) < 0)
+		return error;
+	if (key_id && strlen(key_id) < sizeof(k.key_id))
+		memcpy(k.key_id, key_id, strlen(key_id) + 1);
+	if (public_key && strlen(public_key) < sizeof(k.public_key))
+		memcpy(k.public_key, public_key, strlen(public_key) + 1);
+	if ((error = check_key_id(key_id)) < 0 || (error = check_key(&k)) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	if ((error = tx_begin(c)) < 0)
+		return error;
+	if ((error = stmt_get(&s, c, S_KEY_ADD)) < 0)
+		goto done;
+	if (bind_text(s, 1, ns) != SQLITE_OK ||
+	    bind_text(s, 2, key_id) != SQLITE_OK ||
+	    bind_text(s, 3, public_key) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		error = db_fail(c->db, "cannot add key %s to \"%s\"", key_id,
+		                ns);
+		goto done;
+	}
+	if (sqlite3_changes(c->db) > 0)
+		goto done;
+	stmt_done(s);
+	s = NULL;
+	if ((found = lookup_row(c, S_KEY_GET, ns, key_id, fill_key, &have,
+	                        "key")) < 0) {
+		error = found;
+		goto done;
+	}
+	if (found && have.revoked)
+		error = ureg_error_set(UREG_EEXISTS,
+		                       "key %s of namespace \"%s\" was revoked "
+		                       "and cannot be added again",
+		                       key_id, ns);
+	else if (found && strcmp(have.public_key, public_key) != 0)
+		error = ureg_error_set(
+		        UREG_EEXISTS,
+		        "namespace \"%s\" has another public key "
+		        "with id %s",
+		        ns, key_id);
+	else
+		error = 1;
+done:
+	stmt_done(s);
+	if (error == 1)
+		return (error = tx_end(c, 0)) < 0 ? error : 1;
+	return tx_end(c, error);
+}
+
+int ureg_index_key_get(ureg_index_key *out, ureg_index *ix, const char *ns,
+                       const char *key_id)
+{
+	index_conn *c = NULL;
+	int found, error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = check_text(ns, "namespace")) < 0 ||
+	    (error = check_key_id(key_id)) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	if ((found = lookup_row(c, S_KEY_GET, ns, key_id, fill_key, out,
+	                        "key")) < 0)
+		return found;
+	if (!found)
+		return ureg_error_set(UREG_ENOTFOUND,
+		                      "namespace \"%s\" has no key %s", ns,
+		                      key_id);
+	return 0;
+}
+
+int ureg_index_key_list(ureg_index_key **out, size_t *count, ureg_index *ix,
+                        const char *ns)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	ureg_index_key *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE, error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = check_text(ns, "namespace")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_KEY_LIST)) < 0)
+		return error;
+	if (bind_text(s, 1, ns) != SQLITE_OK) {
+		error = db_fail(c->db, "cannot list the keys of \"%s\"", ns);
+		goto done;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			ureg_index_key *tmp;
+
+			if (ncap > INDEX_REFS_MAX) {
+				error = ureg_error_set(
+				        UREG_ETOOBIG,
+				        "\"%s\" has more than %d "
+				        "keys",
+				        ns, INDEX_REFS_MAX);
+				goto done;
+			}
+			if (!(tmp = realloc(list, ncap * sizeof(*list)))) {
+				error = ureg_error_set(UREG_ENOMEM,
+				                       "out of memory");
+				goto done;
+			}
+			list = tmp;
+			cap = ncap;
+		}
+		if ((error = key_from_row(&list[n], s)) < 0)
+			goto done;
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		error = db_fail(c->db, "cannot list the keys of \"%s\"", ns);
+done:
+	stmt_done(s);
+	if (error < 0) {
+		free(list);
+		return error;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+int ureg_index_key_revoke(ureg_index *ix, const char *ns, const char *key_id,
+                          int64_t now)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int found, error;
+
+	if ((error = check_text(ns, "namespace")) < 0 ||
+	    (error = check_key_id(key_id)) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_KEY_REVOKE)) < 0)
+		return error;
+	/* a revocation time of 0 would read as "valid" */
+	if (bind_text(s, 1, ns) != SQLITE_OK ||
+	    bind_text(s, 2, key_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, now > 0 ? now : 1) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		error = db_fail(c->db, "cannot revoke key %s of \"%s\"", key_id,
+		                ns);
+	else if (sqlite3_changes(c->db) > 0)
+		error = 0;
+	else
+		error = 2; /* look below, once the statement is reset */
+	stmt_done(s);
+	if (error != 2)
+		return error;
+	if ((found = lookup_row(c, S_KEY_GET, ns, key_id, NULL, NULL, "key")) <
+	    0)
+		return found;
+	if (!found)
+		return ureg_error_set(UREG_ENOTFOUND,
+		                      "namespace \"%s\" has no key %s", ns,
+		                      key_id);
+	return 1;
 }
 
 /* --- integrity ------------------------------------------------------------ */

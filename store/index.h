@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The SQLite index of a registry root (ROOT/index.db): repositories, blob
- * links, manifests, tags, referrers, upload sessions and tokens. WAL mode,
+ * links, manifests, tags, referrers, upload sessions, tokens, published
+ * source packages and namespace keys. WAL mode,
  * synchronous=FULL, schema version in PRAGMA user_version with migrations.
  * Rows are written only after the blobs they name are durable. */
 #ifndef UREG_STORE_INDEX_H
@@ -138,6 +139,100 @@ int ureg_index_token_add(ureg_index *index, const ureg_digest *hash,
  * token is unknown. */
 int ureg_index_token_scopes(char ***out, size_t *count, ureg_index *index,
 			    const ureg_digest *hash) UREG_WARN_UNUSED;
+
+/* --- source packages (schema version 2) --------------------------------- */
+
+/* Longest key id and public key text the index stores (minisign: 16 hex
+ * digits and a 56-character base64 line). */
+#define UREG_INDEX_KEY_ID_MAX 16
+#define UREG_INDEX_PUBLIC_KEY_MAX 128
+/* Largest config JSON kept per package version. */
+#define UREG_INDEX_CONFIG_MAX (1024u * 1024)
+
+/* One published version of a source package (docs/packages.md). */
+typedef struct {
+	char *version;          /* the version tag; never NULL in results */
+	ureg_digest manifest;
+	ureg_digest config;
+	ureg_digest layer;
+	uint64_t layer_size;
+	ureg_digest tree;
+	char key_id[UREG_INDEX_KEY_ID_MAX + 1]; /* the signer's */
+	int yanked;
+	char *config_json;      /* the config blob; never NULL in results */
+	int64_t created;        /* unix seconds */
+} ureg_index_package;
+
+/* A publisher key registered for a namespace. */
+typedef struct {
+	char key_id[UREG_INDEX_KEY_ID_MAX + 1];
+	char public_key[UREG_INDEX_PUBLIC_KEY_MAX + 1];
+	int64_t added;   /* unix seconds */
+	int64_t revoked; /* unix seconds, 0 while the key is valid */
+} ureg_index_key;
+
+/* Frees the strings inside (not the struct). NULL-safe. */
+void ureg_index_package_clear(ureg_index_package *p);
+void ureg_index_packages_free(ureg_index_package *list, size_t count);
+
+/* Records a published version of `repo` (p->yanked and p->created are
+ * ignored: a new row is not yanked and created now). In the same
+ * transaction, if `first_key` is not NULL, registers it as the first key
+ * of `namespace_` -- unless the namespace got a key meanwhile, which is
+ * UREG_ECONFLICT unless that key is `first_key` itself. Returns 0 if the
+ * row was added, 1 if the same version with the same manifest digest was
+ * there already (nothing changed), UREG_EEXISTS (message naming both
+ * digests) if the version exists with another manifest. */
+int ureg_index_package_put(ureg_index *index, const char *repo,
+			   const ureg_index_package *p, const char *namespace_,
+			   const ureg_index_key *first_key) UREG_WARN_UNUSED;
+
+/* UREG_ENOTFOUND if `repo` has no such published version. */
+int ureg_index_package_get(ureg_index_package *out, ureg_index *index,
+			   const char *repo,
+			   const char *version) UREG_WARN_UNUSED;
+
+/* 1 and (if `out` is not NULL) the row of a version of `repo` published
+ * with that manifest digest, 0 if none. */
+int ureg_index_package_find_manifest(ureg_index_package *out,
+				     ureg_index *index, const char *repo,
+				     const ureg_digest *manifest)
+	UREG_WARN_UNUSED;
+
+/* Every published version of `repo`, ordered bytewise by version (callers
+ * sort by SemVer); an empty list if none. */
+int ureg_index_package_list(ureg_index_package **out, size_t *count,
+			    ureg_index *index,
+			    const char *repo) UREG_WARN_UNUSED;
+
+/* Sets or clears the yanked flag; UREG_ENOTFOUND for an unknown version. */
+int ureg_index_package_yank(ureg_index *index, const char *repo,
+			    const char *version, int yanked) UREG_WARN_UNUSED;
+
+/* Adds a key to a namespace. 0 if added, 1 if the same key id with the
+ * same public key is registered and valid already; UREG_EEXISTS if the key
+ * id is registered with another public key or was revoked (a revoked key
+ * stays revoked). */
+int ureg_index_key_add(ureg_index *index, const char *namespace_,
+		       const char *key_id, const char *public_key,
+		       int64_t now) UREG_WARN_UNUSED;
+
+/* UREG_ENOTFOUND if the namespace has no key with that id (revoked keys
+ * are found, with `revoked` set). */
+int ureg_index_key_get(ureg_index_key *out, ureg_index *index,
+		       const char *namespace_,
+		       const char *key_id) UREG_WARN_UNUSED;
+
+/* The keys of a namespace, revoked ones included, oldest first; free the
+ * list with free(). An empty list if none. */
+int ureg_index_key_list(ureg_index_key **out, size_t *count,
+			ureg_index *index,
+			const char *namespace_) UREG_WARN_UNUSED;
+
+/* Revokes a key at `now`. 0 if revoked, 1 if it was revoked already,
+ * UREG_ENOTFOUND if the namespace has no such key. */
+int ureg_index_key_revoke(ureg_index *index, const char *namespace_,
+			  const char *key_id, int64_t now) UREG_WARN_UNUSED;
 
 /* --- integrity ----------------------------------------------------------- */
 
