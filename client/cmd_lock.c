@@ -74,6 +74,14 @@ int ureg_cmd_lock(int argc, char **argv)
 	snprintf(lockpath, sizeof(lockpath), "%s/ureg.lock", dir);
 	if ((error = ureg_project_load(&project, path)) < 0)
 		return cli_fail(path, error);
+	if (project->ntargets == 0) {
+		fprintf(stderr,
+			"ureg: %s lists no \"targets\": a project names the "
+			"targets it is built for (e.g. [\"unix\", \"hvt\"])\n",
+			path);
+		ureg_project_free(project);
+		return 1;
+	}
 	if (access(lockpath, F_OK) == 0 &&
 	    (error = ureg_lock_load(&previous, lockpath)) < 0) {
 		rc = cli_fail(lockpath, error);

@@ -358,13 +358,16 @@ int ureg_cmd_publish(int argc, char **argv)
 	if (json) {
 		print_json(project, &result, dry_run);
 	} else {
-		printf("%s %s%s\n", project->name, project->version,
-		       dry_run ? " (dry run: nothing pushed)"
-		       : result.already_published
-		               ? ": already published with the same content"
-		               : " published to ");
-		if (!dry_run && !result.already_published)
-			printf("registry   %s\n", opts.registry);
+		if (dry_run)
+			printf("%s %s (dry run: nothing pushed)\n",
+			       project->name, project->version);
+		else if (result.already_published)
+			printf("%s %s is already published with the same "
+			       "content\n",
+			       project->name, project->version);
+		else
+			printf("%s %s published to %s\n", project->name,
+			       project->version, opts.registry);
 		print_digest(stdout, "manifest", &result.manifest);
 		print_digest(stdout, "config", &result.config);
 		print_digest(stdout, "layer", &result.layer);

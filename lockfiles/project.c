@@ -343,9 +343,7 @@ static int parse_targets(ureg_project *p, const ureg_json *doc)
 	size_t i, j, n;
 
 	if (!arr)
-		return fail(UREG_EINVALID, "targets",
-		            "field is missing (known targets: %s)",
-		            UREG_PROJECT_TARGETS);
+		return 0; /* a package without targets supports them all */
 	n = ureg_json_size(arr);
 	if (ureg_json_typeof(arr) != UREG_JSON_ARRAY || n == 0)
 		return fail(UREG_EINVALID, "targets",
@@ -515,7 +513,8 @@ static int parse_target_deps(parse_ctx *ctx, const ureg_json *doc)
 		            "must be an object of target to dependencies");
 	/* Keys are unique and each must be a project target (checked before
 	 * a slot is taken), so ntargets slots are enough. */
-	if (!(p->target_deps = calloc(p->ntargets, sizeof(*p->target_deps))))
+	if (!(p->target_deps = calloc(p->ntargets ? p->ntargets : NKNOWN,
+	                              sizeof(*p->target_deps))))
 		return oom();
 	if ((error = ureg_json_foreach(obj, parse_target_dep, ctx)) < 0)
 		return error;
@@ -846,6 +845,8 @@ int ureg_project_has_target(const ureg_project *project, const char *target)
 
 	if (!project || !target)
 		return 0;
+	if (project->ntargets == 0)
+		return ureg_project_target_known(target);
 	for (i = 0; i < project->ntargets; i++)
 		if (strcmp(project->targets[i], target) == 0)
 			return 1;

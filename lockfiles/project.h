@@ -58,7 +58,8 @@ typedef struct {
 	char *description; /* NULL if absent */
 	char *license;     /* NULL if absent */
 	char *registry;    /* http(s) URL; NULL if absent */
-	char **targets;    /* unique, known targets, in document order */
+	char **targets;    /* unique, known targets, in document order;
+	                      none listed: every target */
 	size_t ntargets;
 	ureg_project_dep *deps; /* common to every target, sorted by name */
 	size_t ndeps;
@@ -87,7 +88,8 @@ int ureg_project_load(ureg_project **out, const char *path) UREG_WARN_UNUSED;
 /* NULL is fine. */
 void ureg_project_free(ureg_project *project);
 
-/* 1 if `target` is one of the project's targets, else 0. */
+/* 1 if `target` is one of the project's targets (any known target when
+ * ureg.json lists none), else 0. */
 int ureg_project_has_target(const ureg_project *project, const char *target);
 
 /* The root dependencies of `target`: the common ones and those declared

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define MAX_SETS 16
-#define MAX_COMPARATORS 32
+#define MAX_COMPARATORS 16
 
 typedef enum { OP_EQ, OP_GE, OP_GT, OP_LE, OP_LT } op_t;
 
@@ -309,13 +309,21 @@ int ureg_semver_range_parse(ureg_semver_range **out, const char *text)
 	ureg_semver_range *r = NULL;
 	size_t i = 0, len = strlen(text);
 	comparator_set *set;
-	size_t tokens = 0;
+	size_t tokens = 0, nalloc = 1;
 
 	*out = NULL;
 	if (len >= UREG_SEMVER_MAX)
 		return ureg_error_set(UREG_EINVALID,
 		                      "range \"%.40s...\" is too long", text);
-	if (!(r = calloc(1, sizeof(*r) + MAX_SETS * sizeof(comparator_set))) ||
+	/* one comparator set per ||-alternative, allocated to fit */
+	{
+		const char *p = text;
+		while ((p = strstr(p, "||")) != NULL && nalloc < MAX_SETS) {
+			nalloc++;
+			p += 2;
+		}
+	}
+	if (!(r = calloc(1, sizeof(*r) + nalloc * sizeof(comparator_set))) ||
 	    !(r->text = strdup(text))) {
 		free(r);
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
@@ -334,7 +342,7 @@ int ureg_semver_range_parse(ureg_semver_range **out, const char *text)
 		if (text[i] == '|') {
 			/* an alternative may not be empty */
 			if (text[i + 1] != '|' || tokens == 0 ||
-			    r->nsets == MAX_SETS)
+			    r->nsets == nalloc)
 				goto invalid;
 			i += 2;
 			set = &r->sets[r->nsets++];

@@ -1,14 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # `make run`: starts the registry on its defaults (root $XDG_DATA_HOME/ureg,
-# 127.0.0.1:5000), shows it working with plain HTTP (push a blob and a
-# manifest, list, pull back and verify), then keeps serving until Ctrl-C.
+# 127.0.0.1:5000) and walks through what a team does with it: make a key,
+# publish signed source packages, lock a project for unix and hvt at once,
+# fetch the locked sources, verify; then keeps serving until Ctrl-C.
 set -eu
-UREG=${1:-build/ureg}
+UREG=$(realpath "${1:-build/ureg}")
 LISTEN=${UREG_LISTEN:-127.0.0.1:5000}
 ROOT=${UREG_ROOT:-${XDG_DATA_HOME:-$HOME/.local/share}/ureg}
 LOG=$(mktemp)
 WORK=$(mktemp -d)
+# the walk-through keeps its keys, tokens and cache out of your own
+export XDG_CONFIG_HOME="$WORK/config" XDG_CACHE_HOME="$WORK/cache"
+export UREG_REGISTRY="http://$LISTEN" UREG_KDF_LIMITS=min
 
 "$UREG" serve --root "$ROOT" --listen "$LISTEN" >"$LOG" 2>&1 &
 PID=$!
@@ -23,37 +27,42 @@ until grep -q '^listening on ' "$LOG"; do
   sleep 0.05
 done
 URL=$(sed -n 's/^listening on //p' "$LOG" | head -1)
-echo "== registry root $ROOT, $(head -1 "$LOG")"
+step() { printf '\n== %s\n' "$*"; }
+step "registry root $ROOT, $(head -1 "$LOG")"
 
-TOKEN=$("$UREG" token create --root "$ROOT" --scope push:demo)
-AUTH="Authorization: Bearer $TOKEN"
-echo "== token created with scope push:demo"
+step "ureg token create --scope push:demo ; ureg login $URL"
+"$UREG" token create --root "$ROOT" --scope push:demo | "$UREG" login "$URL"
+step "ureg keygen --no-passphrase"
+"$UREG" keygen --no-passphrase
 
-printf 'hello from a unikernel\n' >"$WORK/layer"
-printf '{}' >"$WORK/config"
-dgst() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
-LAYER=$(dgst "$WORK/layer"); CONFIG=$(dgst "$WORK/config")
-for f in layer config; do
-  curl -fsS -o /dev/null -H "$AUTH" --data-binary @"$WORK/$f" \
-    -H 'Content-Type: application/octet-stream' \
-    "$URL/v2/demo/hello/blobs/uploads/?digest=$(dgst "$WORK/$f")"
-done
-echo "== pushed blobs $LAYER and $CONFIG"
+# Two small packages: a portable one and one that only builds on unix.
+mk() { # NAME VERSION DEPS [TARGETS]: no targets means every target
+  d="$WORK/src/$(echo "$1" | tr / -)-$2"; mkdir -p "$d/src"
+  echo "(* $1 $2 *)" >"$d/src/lib.ml"
+  printf '{"name": "%s", "version": "%s", %s"dependencies": %s, "registry": "%s"}\n' \
+    "$1" "$2" "${4:+\"targets\": $4, }" "$3" "$URL" >"$d/ureg.json"
+  echo "$d"
+}
+step "ureg publish (signed, content-addressed; re-publishing is a no-op)"
+"$UREG" publish "$(mk demo/cstruct 1.0.0 '{}' '["unix", "hvt"]')"
+"$UREG" publish "$(mk demo/cstruct 1.1.0 '{}' '["unix", "hvt"]')"
+"$UREG" publish "$(mk demo/logs 2.0.0 '{"demo/cstruct": "^1.0"}')"
+"$UREG" verify demo/logs@2.0.0
 
-cat >"$WORK/manifest" <<JSON
-{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.ureg.demo.v1","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"$CONFIG","size":2},"layers":[{"mediaType":"application/octet-stream","digest":"$LAYER","size":$(wc -c <"$WORK/layer")}]}
-JSON
-curl -fsS -o /dev/null -X PUT -H "$AUTH" \
-  -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-  --data-binary @"$WORK/manifest" "$URL/v2/demo/hello/manifests/v1"
-MANIFEST=$(dgst "$WORK/manifest")
-echo "== pushed manifest $MANIFEST as demo/hello:v1"
+step "ureg lock: one lock for unix and hvt"
+APP="$WORK/app"; mkdir -p "$APP"
+printf '{"name": "demo/app", "version": "0.1.0", "targets": ["unix", "hvt"], "dependencies": {"demo/logs": "^2.0"}, "registry": "%s"}\n' "$URL" >"$APP/ureg.json"
+"$UREG" lock "$APP"
+sed 's/^/   /' "$APP/ureg.lock" | head -40
 
-echo "== catalog: $(curl -fsS "$URL/v2/_catalog")"
-echo "== tags:    $(curl -fsS "$URL/v2/demo/hello/tags/list")"
-curl -fsS -o "$WORK/pulled" "$URL/v2/demo/hello/blobs/$LAYER"
-[ "$(dgst "$WORK/pulled")" = "$LAYER" ] || { echo "demo: pulled blob differs" >&2; exit 1; }
-echo "== pulled the layer back by digest, sha256 verified: $(cat "$WORK/pulled")"
-"$UREG" fsck --root "$ROOT" 2>&1 | sed 's/^/== fsck: /'
-echo "== the registry keeps running at $URL (skopeo/oras/crane work against it); Ctrl-C stops it"
+if "$UREG" help 2>/dev/null | grep -q '^  fetch'; then
+  step "ureg fetch: verified, cached, extracted into deps/"
+  (cd "$APP" && "$UREG" fetch) && find "$APP/deps" -type f | sed "s#$APP/#   #"
+fi
+
+step "plain OCI works too: the catalog and a tag list"
+curl -fsS "$URL/v2/_catalog"; echo
+curl -fsS "$URL/v2/demo/logs/tags/list"; echo
+"$UREG" fsck --root "$ROOT" 2>&1 | sed 's/^/   fsck: /'
+step "the registry keeps running at $URL (skopeo, oras, crane work against it); Ctrl-C stops it"
 wait $PID

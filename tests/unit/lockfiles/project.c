@@ -250,10 +250,6 @@ static void test_invalid(void **state)
 	        {BASE(", \"license\": 42"), UREG_EINVALID,
 	         "ureg.json: license: must be a string"},
 	        /* targets */
-	        {"{\"name\": \"acme/app\", \"version\": \"1.0.0\"}",
-	         UREG_EINVALID,
-	         "ureg.json: targets: field is missing (known targets: " KNOWN
-	         ")"},
 	        {"{\"name\": \"acme/app\", \"version\": \"1.0.0\", "
 	         "\"targets\": []}",
 	         UREG_EINVALID,
@@ -703,6 +699,29 @@ static void test_load(void **state)
 	free(dir);
 }
 
+/* A package that lists no targets supports every known one. */
+static void test_no_targets(void **state)
+{
+	static const char text[] =
+	        "{\"name\": \"acme/lib\", \"version\": \"1.0.0\", "
+	        "\"target-dependencies\": {\"xen\": {\"acme/x\": \"^1\"}}}";
+	ureg_project *p = NULL;
+	const ureg_project_dep **roots = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(ureg_project_parse(&p, text, strlen(text)), 0);
+	assert_int_equal(p->ntargets, 0);
+	assert_true(ureg_project_has_target(p, "hvt"));
+	assert_true(ureg_project_has_target(p, "unix"));
+	assert_false(ureg_project_has_target(p, "vax"));
+	assert_int_equal(ureg_project_roots(&roots, &n, p, "xen"), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(roots[0]->name, "acme/x");
+	ureg_project_roots_free(roots);
+	ureg_project_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +736,7 @@ int main(void)
 	        cmocka_unit_test(test_targets_known),
 	        cmocka_unit_test(test_template),
 	        cmocka_unit_test(test_load),
+	        cmocka_unit_test(test_no_targets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
