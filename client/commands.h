@@ -12,5 +12,10 @@ int ureg_cmd_verify(int argc, char **argv);
 int ureg_cmd_yank(int argc, char **argv);
 int ureg_cmd_keys(int argc, char **argv);
 int ureg_cmd_lock(int argc, char **argv);
+int ureg_cmd_push_image(int argc, char **argv);
+int ureg_cmd_pull(int argc, char **argv);
+int ureg_cmd_promote(int argc, char **argv);
+int ureg_cmd_rollback(int argc, char **argv);
+int ureg_cmd_history(int argc, char **argv);
 
 #endif

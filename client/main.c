@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/cli.h"
 #include "client/commands.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -34,6 +35,11 @@ static const char usage_text[] =
         "  yank    mark a version as not to be chosen (--undo)\n"
         "  keys    list, add or revoke a namespace's signing keys\n"
         "  lock    resolve ureg.json for every target into ureg.lock\n"
+        "  push-image  push signed unikernel images that know their target\n"
+        "  pull    fetch a verified image by version, channel or digest\n"
+        "  promote move a channel (production, ...) to a release\n"
+        "  rollback  move a channel back one step\n"
+        "  history show who moved a channel, when, from and to\n"
         "  version print the version\n"
         "\n"
         "run 'ureg <command> --help' for a command's options.\n";
@@ -346,6 +352,8 @@ static int cmd_token(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(dbpath, sizeof(dbpath), "%s/index.db", root);
+	if (cli_mkdirs(root, 0755) < 0)
+		return 1;
 	if ((error = ureg_index_open(&index, dbpath)) < 0)
 		return fail("token", error);
 	error = ureg_token_create(token, index, scopes, nscopes);
@@ -391,6 +399,16 @@ int main(int argc, char **argv)
 		return ureg_cmd_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "lock") == 0)
 		return ureg_cmd_lock(argc - 1, argv + 1);
+	if (strcmp(cmd, "push-image") == 0)
+		return ureg_cmd_push_image(argc - 1, argv + 1);
+	if (strcmp(cmd, "pull") == 0)
+		return ureg_cmd_pull(argc - 1, argv + 1);
+	if (strcmp(cmd, "promote") == 0)
+		return ureg_cmd_promote(argc - 1, argv + 1);
+	if (strcmp(cmd, "rollback") == 0)
+		return ureg_cmd_rollback(argc - 1, argv + 1);
+	if (strcmp(cmd, "history") == 0)
+		return ureg_cmd_history(argc - 1, argv + 1);
 	fprintf(stderr, "ureg: unknown command \"%s\"\n%s", cmd, usage_text);
 	return EXIT_USAGE;
 }

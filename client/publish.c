@@ -140,10 +140,11 @@ static int manifest_json(char **out, size_t *len,
 	return dump(out, len, doc);
 }
 
-static int signature_json(char **out, size_t *len, const ureg_digest *subject,
-                          size_t subject_len, const ureg_digest *empty,
-                          const ureg_digest *sig, size_t sig_len,
-                          const char *key_id, const char *public_key)
+static int signature_json(char **out, size_t *len, const char *subject_type,
+                          const ureg_digest *subject, size_t subject_len,
+                          const ureg_digest *empty, const ureg_digest *sig,
+                          size_t sig_len, const char *key_id,
+                          const char *public_key)
 {
 	ureg_json *doc = ureg_json_object(), *layers = ureg_json_array(),
 	          *ann = ureg_json_object();
@@ -160,8 +161,7 @@ static int signature_json(char **out, size_t *len, const ureg_digest *subject,
 	                  descriptor(UREG_MT_OCI_EMPTY, empty,
 	                             strlen(EMPTY_CONFIG))) < 0 ||
 	    ureg_json_set(doc, "subject",
-	                  descriptor(UREG_MT_OCI_MANIFEST, subject,
-	                             subject_len)) < 0) {
+	                  descriptor(subject_type, subject, subject_len)) < 0) {
 		ureg_json_free(layers);
 		ureg_json_free(ann);
 		ureg_json_free(doc);
@@ -179,6 +179,87 @@ static int signature_json(char **out, size_t *len, const ureg_digest *subject,
 	return dump(out, len, doc);
 }
 
+int ureg_publish_sign(ureg_signature *out, const ureg_secret_key *key,
+                      const char *name, const char *version,
+                      const char *media_type, const void *data, size_t len)
+{
+	char trusted[1200], text[UREG_DIGEST_STRLEN + 1];
+	char public_key[UREG_SIGN_PUBKEY_B64LEN + 1];
+	ureg_public_key *pk = NULL;
+	ureg_digest subject, empty;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	ureg_digest_buffer(&subject, data, len);
+	ureg_digest_format(text, &subject);
+	snprintf(trusted, sizeof(trusted), "ureg %s %s %s", name, version,
+	         text);
+	if ((error = ureg_sign(&out->sig, key, data, len, trusted,
+	                       "signature from ureg")) < 0 ||
+	    (error = ureg_secret_key_public(&pk, key)) < 0)
+		goto done;
+	ureg_public_key_id(out->key_id, pk);
+	ureg_public_key_base64(public_key, pk);
+	ureg_digest_buffer(&empty, EMPTY_CONFIG, strlen(EMPTY_CONFIG));
+	ureg_digest_buffer(&out->sig_digest, out->sig, strlen(out->sig));
+	if ((error = signature_json(&out->manifest, &out->manifest_len,
+	                            media_type, &subject, len, &empty,
+	                            &out->sig_digest, strlen(out->sig),
+	                            out->key_id, public_key)) < 0)
+		goto done;
+	ureg_digest_buffer(&out->digest, out->manifest, out->manifest_len);
+done:
+	ureg_public_key_free(pk);
+	if (error < 0)
+		ureg_signature_clear(out);
+	return error;
+}
+
+void ureg_signature_clear(ureg_signature *sig)
+{
+	if (!sig)
+		return;
+	free(sig->sig);
+	free(sig->manifest);
+	memset(sig, 0, sizeof(*sig));
+}
+
+/* HEAD first: blobs the registry has are not sent again. */
+static int push_buffer(ureg_client *c, size_t *uploaded, size_t *skipped,
+                       const char *repo, const ureg_digest *d, const void *data,
+                       size_t len)
+{
+	int has = ureg_client_blob_exists(c, repo, d);
+
+	if (has < 0)
+		return has;
+	if (has) {
+		(*skipped)++;
+		return 0;
+	}
+	(*uploaded)++;
+	return ureg_client_push_blob(c, repo, d, data, len);
+}
+
+int ureg_publish_push_signature(ureg_client *c, const char *repo,
+                                const ureg_signature *sig, size_t *uploaded,
+                                size_t *skipped)
+{
+	char text[UREG_DIGEST_STRLEN + 1];
+	ureg_digest empty;
+	int error;
+
+	ureg_digest_buffer(&empty, EMPTY_CONFIG, strlen(EMPTY_CONFIG));
+	ureg_digest_format(text, &sig->digest);
+	if ((error = push_buffer(c, uploaded, skipped, repo, &empty,
+	                         EMPTY_CONFIG, strlen(EMPTY_CONFIG))) < 0 ||
+	    (error = push_buffer(c, uploaded, skipped, repo, &sig->sig_digest,
+	                         sig->sig, strlen(sig->sig))) < 0)
+		return error;
+	return ureg_client_put_manifest(c, repo, text, UREG_MT_OCI_MANIFEST,
+	                                sig->manifest, sig->manifest_len);
+}
+
 typedef struct {
 	ureg_publish_progress_cb cb;
 	void *payload;
@@ -189,23 +270,6 @@ static void progress_adapter(uint64_t done, uint64_t total, void *payload)
 	progress_ctx *ctx = payload;
 
 	ctx->cb("upload", done, total, ctx->payload);
-}
-
-/* HEAD first: blobs the registry has are not sent again. */
-static int push_buffer(ureg_client *c, ureg_publish_result *out,
-                       const char *repo, const ureg_digest *d, const void *data,
-                       size_t len)
-{
-	int has = ureg_client_blob_exists(c, repo, d);
-
-	if (has < 0)
-		return has;
-	if (has) {
-		out->blobs_skipped++;
-		return 0;
-	}
-	out->blobs_uploaded++;
-	return ureg_client_push_blob(c, repo, d, data, len);
 }
 
 /* The version tag's current digest: 1 and *out if it exists, 0 if not. */
@@ -239,12 +303,11 @@ int ureg_publish(ureg_publish_result *out, const ureg_publish_package *pkg,
 	ureg_pack_options pack_opts = UREG_PACK_OPTIONS_INIT;
 	ureg_pack_result packed;
 	ureg_client *client = NULL;
-	ureg_public_key *pk = NULL;
-	char *config = NULL, *manifest = NULL, *sig = NULL, *sigman = NULL;
-	char trusted[1200], text[UREG_DIGEST_STRLEN + 1];
-	char public_key[UREG_SIGN_PUBKEY_B64LEN + 1];
-	size_t config_len = 0, manifest_len = 0, sigman_len = 0;
-	ureg_digest empty, sig_digest, existing;
+	ureg_signature signature = {0};
+	char *config = NULL, *manifest = NULL;
+	char text[UREG_DIGEST_STRLEN + 1];
+	size_t config_len = 0, manifest_len = 0;
+	ureg_digest existing;
 	const char *tmpdir = getenv("TMPDIR");
 	progress_ctx progress = {opts->progress, opts->payload};
 	char tmppath[4096];
@@ -274,21 +337,12 @@ int ureg_publish(ureg_publish_result *out, const ureg_publish_package *pkg,
 		goto done;
 	ureg_digest_buffer(&out->manifest, manifest, manifest_len);
 	ureg_digest_format(text, &out->manifest);
-	snprintf(trusted, sizeof(trusted), "ureg %s %s %s", pkg->name,
-	         pkg->version, text);
-	if ((error = ureg_sign(&sig, opts->key, manifest, manifest_len, trusted,
-	                       "signature from ureg")) < 0 ||
-	    (error = ureg_secret_key_public(&pk, opts->key)) < 0)
+	if ((error = ureg_publish_sign(&signature, opts->key, pkg->name,
+	                               pkg->version, UREG_MT_OCI_MANIFEST,
+	                               manifest, manifest_len)) < 0)
 		goto done;
-	ureg_public_key_id(out->key_id, pk);
-	ureg_public_key_base64(public_key, pk);
-	ureg_digest_buffer(&empty, EMPTY_CONFIG, strlen(EMPTY_CONFIG));
-	ureg_digest_buffer(&sig_digest, sig, strlen(sig));
-	if ((error = signature_json(&sigman, &sigman_len, &out->manifest,
-	                            manifest_len, &empty, &sig_digest,
-	                            strlen(sig), out->key_id, public_key)) < 0)
-		goto done;
-	ureg_digest_buffer(&out->signature, sigman, sigman_len);
+	memcpy(out->key_id, signature.key_id, sizeof(out->key_id));
+	out->signature = signature.digest;
 	if (opts->dry_run)
 		goto done;
 
@@ -315,12 +369,9 @@ int ureg_publish(ureg_publish_result *out, const ureg_publish_package *pkg,
 		                       pkg->name, pkg->version, old, text);
 		goto done;
 	}
-	if ((error = push_buffer(client, out, pkg->name, &out->config, config,
-	                         config_len)) < 0 ||
-	    (error = push_buffer(client, out, pkg->name, &empty, EMPTY_CONFIG,
-	                         strlen(EMPTY_CONFIG))) < 0 ||
-	    (error = push_buffer(client, out, pkg->name, &sig_digest, sig,
-	                         strlen(sig))) < 0)
+	if ((error = push_buffer(client, &out->blobs_uploaded,
+	                         &out->blobs_skipped, pkg->name, &out->config,
+	                         config, config_len)) < 0)
 		goto done;
 	if ((has = ureg_client_blob_exists(client, pkg->name, &out->layer)) <
 	    0) {
@@ -338,28 +389,24 @@ int ureg_publish(ureg_publish_result *out, const ureg_publish_package *pkg,
 		             &progress)) < 0)
 			goto done;
 	}
-	{
-		char sigtext[UREG_DIGEST_STRLEN + 1];
-		ureg_digest_format(sigtext, &out->signature);
-		if ((error = ureg_client_put_manifest(
-		             client, pkg->name, text, UREG_MT_OCI_MANIFEST,
-		             manifest, manifest_len)) < 0 ||
-		    (error = ureg_client_put_manifest(
-		             client, pkg->name, sigtext, UREG_MT_OCI_MANIFEST,
-		             sigman, sigman_len)) < 0 ||
-		    (error = ureg_client_put_manifest(
-		             client, pkg->name, pkg->version,
-		             UREG_MT_OCI_MANIFEST, manifest, manifest_len)) < 0)
-			goto done;
-	}
+	/* manifest by digest, its signature, then the version tag: the
+	 * server checks the signature when the tag is written */
+	if ((error = ureg_client_put_manifest(client, pkg->name, text,
+	                                      UREG_MT_OCI_MANIFEST, manifest,
+	                                      manifest_len)) < 0 ||
+	    (error = ureg_publish_push_signature(client, pkg->name, &signature,
+	                                         &out->blobs_uploaded,
+	                                         &out->blobs_skipped)) < 0 ||
+	    (error = ureg_client_put_manifest(client, pkg->name, pkg->version,
+	                                      UREG_MT_OCI_MANIFEST, manifest,
+	                                      manifest_len)) < 0)
+		goto done;
 done:
 	if (fd >= 0)
 		close(fd);
 	ureg_client_free(client);
-	ureg_public_key_free(pk);
+	ureg_signature_clear(&signature);
 	free(config);
 	free(manifest);
-	free(sig);
-	free(sigman);
 	return error;
 }

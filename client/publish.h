@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/http.h"
 #include "common/sign.h"
 #include "store/digest.h"
 
@@ -37,7 +38,7 @@ typedef struct {
 
 /* Called as bytes go out (blob uploads); `what` names the step. */
 typedef void (*ureg_publish_progress_cb)(const char *what, uint64_t done,
-					 uint64_t total, void *payload);
+                                         uint64_t total, void *payload);
 
 typedef struct {
 	const char *dir;            /* source tree */
@@ -56,21 +57,47 @@ typedef struct {
 	ureg_digest layer;
 	uint64_t layer_size;
 	ureg_digest tree;
-	ureg_digest signature;     /* the signature manifest */
+	ureg_digest signature; /* the signature manifest */
 	char key_id[UREG_SIGN_KEYID_STRLEN + 1];
 	size_t files;
 	size_t blobs_uploaded;
 	size_t blobs_skipped;
-	int already_published;     /* same manifest under this version */
+	int already_published; /* same manifest under this version */
 } ureg_publish_result;
 
 int ureg_publish(ureg_publish_result *out, const ureg_publish_package *pkg,
-		 const ureg_publish_options *opts) UREG_WARN_UNUSED;
+                 const ureg_publish_options *opts) UREG_WARN_UNUSED;
+
+/* A signature referrer ready to push (docs/packages.md section 4). */
+typedef struct {
+	char *sig;      /* minisign text */
+	char *manifest; /* the signature manifest's bytes */
+	size_t manifest_len;
+	ureg_digest digest;     /* of the signature manifest */
+	ureg_digest sig_digest; /* of the minisign text blob */
+	char key_id[UREG_SIGN_KEYID_STRLEN + 1];
+} ureg_signature;
+
+/* Signs `data`, the exact bytes of NAME's `media_type` object (a manifest
+ * or an index), with trusted comment "ureg NAME VERSION DIGEST", and builds
+ * the signature manifest whose subject it is. */
+int ureg_publish_sign(ureg_signature *out, const ureg_secret_key *key,
+                      const char *name, const char *version,
+                      const char *media_type, const void *data,
+                      size_t len) UREG_WARN_UNUSED;
+void ureg_signature_clear(ureg_signature *sig);
+
+/* Pushes a signature: the empty config and minisign blobs (unless
+ * present; counted in *uploaded / *skipped) and the signature manifest by
+ * digest. */
+int ureg_publish_push_signature(ureg_client *client, const char *repo,
+                                const ureg_signature *sig, size_t *uploaded,
+                                size_t *skipped) UREG_WARN_UNUSED;
 
 /* The exact bytes of the config and manifest for a package whose layer and
  * tree are known (deterministic: sorted keys, compact). Caller frees. */
 int ureg_publish_config_json(char **out, size_t *len,
-			     const ureg_publish_package *pkg,
-			     const ureg_digest *tree) UREG_WARN_UNUSED;
+                             const ureg_publish_package *pkg,
+                             const ureg_digest *tree) UREG_WARN_UNUSED;
 
 #endif

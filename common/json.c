@@ -252,6 +252,11 @@ ureg_json *ureg_json_new_integer(int64_t v)
 	return U(json_integer((json_int_t)v));
 }
 
+ureg_json *ureg_json_new_null(void)
+{
+	return U(json_null());
+}
+
 ureg_json *ureg_json_new_bool(int v)
 {
 	return U(json_boolean(v));

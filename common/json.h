@@ -64,6 +64,7 @@ ureg_json *ureg_json_array(void);
 ureg_json *ureg_json_new_string(const char *s);
 ureg_json *ureg_json_new_integer(int64_t v);
 ureg_json *ureg_json_new_bool(int v);
+ureg_json *ureg_json_new_null(void);
 
 /* Sets `key` to `value`, taking ownership of `value` (also on failure). */
 int ureg_json_set(ureg_json *object, const char *key,
