@@ -1,0 +1,94 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Unikernel images end to end with the real CLI, server and qemu: push a
+# freestanding kernel as a signed `qemu` image, promote it to production,
+# pull it by channel and boot it; promote a second version, roll back, pull
+# again and boot the first. Plus multi-target releases, cached pulls by
+# digest with no server, skopeo on a channel tag, and refusals.
+set -euo pipefail
+UREG=${UREG_BIN:?UREG_BIN not set}
+SRC=${UREG_SOURCE_DIR:?UREG_SOURCE_DIR not set}
+WORK=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing (scripts/deps.sh installs it)"
+
+export XDG_CONFIG_HOME=$WORK/config XDG_CACHE_HOME=$WORK/cache UREG_KDF_LIMITS=min
+unset UREG_TOKEN UREG_KEY
+start() {
+  "$UREG" serve --root "$WORK/root" --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do grep -q '^listening on ' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
+  URL=$(sed -n 's/^listening on //p' "$WORK/server.log" 2>/dev/null || true)
+  [ -n "$URL" ] || fail "server did not start"
+  export UREG_REGISTRY=$URL
+}
+start
+"$UREG" token create --root "$WORK/root" --scope push:acme | "$UREG" login "$URL" >/dev/null
+"$UREG" keygen --no-passphrase >/dev/null
+
+bash "$SRC/examples/hello-unikernel/build.sh" "$WORK/v1" v1 >/dev/null || fail "build hello v1"
+bash "$SRC/examples/hello-unikernel/build.sh" "$WORK/v2" v2 >/dev/null || fail "build hello v2"
+K1=$(ls "$WORK"/v1/*.elf "$WORK"/v1/hello* 2>/dev/null | head -1)
+K2=$(ls "$WORK"/v2/*.elf "$WORK"/v2/hello* 2>/dev/null | head -1)
+[ -f "$K1" ] && [ -f "$K2" ] || fail "no kernels built"
+
+boot() { # FILE -> serial output
+  timeout 60 qemu-system-x86_64 -kernel "$1" -nographic -no-reboot -m 32 \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -monitor none -serial stdio \
+    2>&1 </dev/null || true
+}
+
+"$UREG" push-image "$K1" --name acme/hello --version 1.0.0 --target qemu >"$WORK/push1.out" || fail "push v1: $(cat "$WORK/push1.out")"
+"$UREG" push-image "$K2" --name acme/hello --version 1.1.0 --target qemu >/dev/null || fail "push v2"
+"$UREG" push-image "$K1" --name acme/hello --version 1.0.0 --target qemu | grep -q "already published" || fail "re-push not a no-op"
+if "$UREG" push-image "$K2" --name acme/hello --version 1.0.0 --target qemu >"$WORK/imm.out" 2>&1; then fail "version overwritten"; fi
+grep -q immutable "$WORK/imm.out" || fail "immutability message: $(cat "$WORK/imm.out")"
+
+"$UREG" promote acme/hello@1.0.0 production >/dev/null || fail "promote 1.0.0"
+"$UREG" pull acme/hello@production -o "$WORK/boot1" 2>/dev/null || fail "pull production"
+[ "$(stat -c %a "$WORK/boot1")" = 755 ] || fail "pulled file mode"
+boot "$WORK/boot1" | grep -q "v1" || fail "production did not boot v1: $(boot "$WORK/boot1" | head -5)"
+
+D1=$(sed -n 's/^release *\(sha256:[0-9a-f]*\).*/\1/p' "$WORK/push1.out")
+if "$UREG" promote acme/hello@1.1.0 production --expect sha256:0000000000000000000000000000000000000000000000000000000000000000 >"$WORK/stale.out" 2>&1; then
+  fail "stale --expect accepted"; fi
+"$UREG" promote acme/hello@1.1.0 production --expect "$D1" >/dev/null || fail "promote 1.1.0 with the right --expect"
+"$UREG" pull acme/hello@production -o "$WORK/boot2" 2>/dev/null || fail "pull production (v2)"
+boot "$WORK/boot2" | grep -q "v2" || fail "production did not boot v2"
+
+"$UREG" rollback acme/hello production >/dev/null || fail "rollback"
+"$UREG" pull acme/hello@production -o "$WORK/boot3" 2>/dev/null || fail "pull after rollback"
+boot "$WORK/boot3" | grep -q "v1" || fail "rollback did not bring v1 back"
+"$UREG" history acme/hello production >"$WORK/history.out" || fail "history"
+[ "$(grep -c sha256 "$WORK/history.out")" -ge 3 ] || fail "history: $(cat "$WORK/history.out")"
+
+# any OCI client can read a channel
+skopeo inspect --raw --tls-verify=false "docker://${URL#http://}/acme/hello:production" >"$WORK/raw.json" || fail "skopeo inspect"
+grep -q application/vnd.ureg.image.v1 "$WORK/raw.json" || fail "skopeo got something else"
+
+# refusals that change nothing
+if "$UREG" rollback acme/hello staging >/dev/null 2>&1; then fail "rollback of an unknown channel"; fi
+"$UREG" promote acme/hello@1.0.0 staging >/dev/null || fail "promote staging"
+if "$UREG" rollback acme/hello staging >"$WORK/rb.out" 2>&1; then fail "rollback without history"; fi
+if "$UREG" promote acme/hello@9.9.9 staging >/dev/null 2>&1; then fail "promote of a missing version"; fi
+if "$UREG" history acme/hello nosuchchannel >/dev/null 2>&1; then fail "history of an unknown channel"; fi
+if "$UREG" push-image "$K1" --name acme/hello --version 3.0.0 --target hvt >"$WORK/mismatch.out" 2>&1; then fail "hvt accepted for a non-Solo5 kernel"; fi
+head -c 100 "$K1" >"$WORK/truncated"
+if "$UREG" push-image "$WORK/truncated" --name acme/hello --version 3.0.1 --target hvt >/dev/null 2>&1; then fail "truncated ELF accepted"; fi
+
+# a multi-target release: a qemu kernel and a unix program
+"$UREG" push-image "$K1" /bin/true --target qemu --target unix --name acme/hello --version 2.0.0 >/dev/null || fail "multi-target push"
+"$UREG" pull acme/hello@2.0.0 --target unix -o "$WORK/true" 2>/dev/null || fail "pull unix"
+cmp -s /bin/true "$WORK/true" || fail "unix image differs"
+if "$UREG" pull acme/hello@2.0.0 --target hvt >"$WORK/nohvt.out" 2>&1; then fail "pulled a missing target"; fi
+grep -q "qemu" "$WORK/nohvt.out" && grep -q "unix" "$WORK/nohvt.out" || fail "missing-target message: $(cat "$WORK/nohvt.out")"
+
+# pinned by digest and cached: no request at all, even with the server gone
+"$UREG" pull "acme/hello@$D1" --print-path >/dev/null || fail "pull by digest"
+kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+P=$("$UREG" pull "acme/hello@$D1" --print-path) || fail "cached pull by digest needed the server"
+boot "$P" | grep -q v1 || fail "cached image does not boot"
+echo "images.sh: all checks passed"
