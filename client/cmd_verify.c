@@ -10,6 +10,7 @@
 #include "client/commands.h"
 #include "client/http.h"
 #include "client/publish.h"
+#include "client/trust.h"
 #include "common/json.h"
 #include "common/sign.h"
 #include "store/manifest.h"
@@ -35,13 +36,6 @@ static int split_ref(char *name, size_t nlen, char *version, size_t vlen,
 	return 0;
 }
 
-static void namespace_of(char *out, size_t len, const char *name)
-{
-	size_t n = strcspn(name, "/");
-
-	snprintf(out, len, "%.*s", (int)n, name);
-}
-
 /* GET into memory; non-200 is an error naming `what`. */
 static int get(ureg_response *resp, ureg_client *c, const char *path,
                const char *accept, size_t max, const char *what)
@@ -60,49 +54,6 @@ static int get(ureg_response *resp, ureg_client *c, const char *path,
 		return error;
 	}
 	return 0;
-}
-
-/* The registered, unrevoked public key of `key_id` in `ns`, or NULL. */
-static ureg_public_key *namespace_key(ureg_client *c, const char *ns,
-                                      const char *key_id)
-{
-	ureg_public_key *pk = NULL;
-	ureg_response resp;
-	ureg_json *doc = NULL, *keys;
-	char path[600];
-	size_t i;
-
-	snprintf(path, sizeof(path), "/ureg/v1/keys/%s", ns);
-	if (get(&resp, c, path, "application/json", 1 << 20, "keys") < 0)
-		return NULL;
-	if (ureg_json_parse(&doc, resp.body, resp.body_len, 1 << 20, "keys") ==
-	            0 &&
-	    (keys = ureg_json_get(doc, "keys")))
-		for (i = 0; i < ureg_json_size(keys); i++) {
-			ureg_json *k = ureg_json_at(keys, i);
-			const char *id =
-			        ureg_json_string(ureg_json_get(k, "id"));
-			const char *pub = ureg_json_string(
-			        ureg_json_get(k, "public_key"));
-			ureg_json *rev = ureg_json_get(k, "revoked");
-			int revoked = 0;
-			char *t = NULL;
-
-			/* null, false or absent: in force; true or a time:
-			 * revoked */
-			if (rev && ureg_json_typeof(rev) != UREG_JSON_NULL &&
-			    ureg_json_dump(&t, NULL, rev, 0) == 0)
-				revoked = strcmp(t, "false") != 0;
-			free(t);
-			if (!id || !pub || revoked || strcmp(id, key_id) != 0)
-				continue;
-			if (ureg_public_key_parse(&pk, pub, strlen(pub)) < 0)
-				pk = NULL;
-			break;
-		}
-	ureg_json_free(doc);
-	ureg_response_clear(&resp);
-	return pk;
 }
 
 static const char verify_usage[] =
@@ -145,28 +96,42 @@ done:
 static int verify_ref(const char *ref, const char *registry_flag,
                       const char *key_path)
 {
-	char name[UREG_NAME_MAX + 1], version[256], path[1024], ns[256];
-	char mtext[UREG_DIGEST_STRLEN + 1], expected[1400];
+	char name[UREG_NAME_MAX + 1], version[256], path[1024];
+	char mtext[UREG_DIGEST_STRLEN + 1];
 	char key_id[UREG_SIGN_KEYID_STRLEN + 1];
-	ureg_response man = {0}, refs = {0}, sigman = {0}, sig = {0};
-	ureg_json *rdoc = NULL, *sdoc = NULL;
+	char b64[UREG_SIGN_PUBKEY_B64LEN + 1];
+	const char *keys[1] = {b64};
+	ureg_trust_options trust = {NULL, 0, NULL, NULL};
+	ureg_response man = {0};
 	ureg_public_key *pk = NULL;
 	ureg_client *c = NULL;
 	ureg_digest digest;
-	char *comment = NULL, *keytext = NULL;
-	const char *sigdigest, *sigblob;
+	char *keytext = NULL;
 	size_t klen;
 	int rc = 1, error;
 
 	if (split_ref(name, sizeof(name), version, sizeof(version), ref) < 0)
 		return CLI_EXIT_USAGE;
-	namespace_of(ns, sizeof(ns), name);
+	if (key_path) {
+		/* only the given key is trusted */
+		if (cli_read_file(&keytext, &klen, key_path, SIG_MAX) < 0)
+			return 1;
+		error = ureg_public_key_parse(&pk, keytext, klen);
+		free(keytext);
+		if (error < 0)
+			return cli_fail(key_path, error);
+		ureg_public_key_base64(b64, pk);
+		ureg_public_key_free(pk);
+		trust.keys = keys;
+		trust.nkeys = 1;
+	}
 	if ((error = ureg_client_new(&c, cli_registry(registry_flag, NULL),
 	                             NULL, NULL)) < 0)
 		return cli_fail("verify", error);
 	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", name, version);
-	if ((error = get(&man, c, path, UREG_MT_OCI_MANIFEST, UREG_MANIFEST_MAX,
-	                 ref)) < 0) {
+	if ((error = get(&man, c, path,
+	                 UREG_MT_OCI_MANIFEST ", " UREG_MT_OCI_INDEX,
+	                 UREG_MANIFEST_MAX, ref)) < 0) {
 		rc = cli_fail("verify", error);
 		goto done;
 	}
@@ -179,72 +144,9 @@ static int verify_ref(const char *ref, const char *registry_flag,
 		        ref, man.digest, mtext);
 		goto done;
 	}
-	snprintf(path, sizeof(path), "/v2/%s/referrers/%s?artifactType=%s",
-	         name, mtext, UREG_MT_SIGNATURE);
-	if ((error = get(&refs, c, path, UREG_MT_OCI_INDEX, 1 << 20,
-	                 "referrers")) < 0 ||
-	    (error = ureg_json_parse(&rdoc, refs.body, refs.body_len, 1 << 20,
-	                             "referrers")) < 0) {
+	if ((error = ureg_trust_verify(key_id, NULL, c, name, version, mtext,
+	                               man.body, man.body_len, &trust)) < 0) {
 		rc = cli_fail("verify", error);
-		goto done;
-	}
-	if (!(sigdigest = ureg_json_string(ureg_json_get(
-	              ureg_json_at(ureg_json_get(rdoc, "manifests"), 0),
-	              "digest")))) {
-		fprintf(stderr, "ureg: verify: %s (%s) has no signature\n", ref,
-		        mtext);
-		goto done;
-	}
-	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", name, sigdigest);
-	if ((error = get(&sigman, c, path, UREG_MT_OCI_MANIFEST, 1 << 20,
-	                 "signature manifest")) < 0 ||
-	    (error = ureg_json_parse(&sdoc, sigman.body, sigman.body_len,
-	                             1 << 20, "signature manifest")) < 0) {
-		rc = cli_fail("verify", error);
-		goto done;
-	}
-	if (!(sigblob = ureg_json_string(ureg_json_get(
-	              ureg_json_at(ureg_json_get(sdoc, "layers"), 0),
-	              "digest")))) {
-		fprintf(stderr,
-		        "ureg: verify: signature manifest %s has no "
-		        "layer\n",
-		        sigdigest);
-		goto done;
-	}
-	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", name, sigblob);
-	if ((error = get(&sig, c, path, NULL, SIG_MAX, "signature")) < 0 ||
-	    (error = ureg_sign_parse_key_id(key_id, sig.body, sig.body_len)) <
-	            0) {
-		rc = cli_fail("verify", error);
-		goto done;
-	}
-	if (key_path) {
-		if (cli_read_file(&keytext, &klen, key_path, SIG_MAX) < 0)
-			goto done;
-		if ((error = ureg_public_key_parse(&pk, keytext, klen)) < 0) {
-			rc = cli_fail(key_path, error);
-			goto done;
-		}
-	} else if (!(pk = namespace_key(c, ns, key_id))) {
-		fprintf(stderr,
-		        "ureg: verify: %s is signed by key %s, which is not a "
-		        "registered key of namespace %s\n",
-		        ref, key_id, ns);
-		goto done;
-	}
-	if ((error = ureg_sign_verify(pk, man.body, man.body_len, sig.body,
-	                              sig.body_len, &comment)) < 0) {
-		rc = cli_fail(ref, error);
-		goto done;
-	}
-	snprintf(expected, sizeof(expected), "ureg %s %s %s", name, version,
-	         mtext);
-	if (strcmp(comment, expected) != 0) {
-		fprintf(stderr,
-		        "ureg: verify: %s: the signature is for \"%s\", not "
-		        "\"%s\"\n",
-		        ref, comment, expected);
 		goto done;
 	}
 	printf("%s ok\nmanifest   %s\nsigned by  %s%s\n", ref, mtext, key_id,
@@ -252,15 +154,7 @@ static int verify_ref(const char *ref, const char *registry_flag,
 	rc = 0;
 done:
 	ureg_response_clear(&man);
-	ureg_response_clear(&refs);
-	ureg_response_clear(&sigman);
-	ureg_response_clear(&sig);
-	ureg_json_free(rdoc);
-	ureg_json_free(sdoc);
-	ureg_public_key_free(pk);
 	ureg_client_free(c);
-	free(comment);
-	free(keytext);
 	return rc;
 }
 

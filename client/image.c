@@ -28,34 +28,6 @@ static int oom(void)
 	return ureg_error_set(UREG_ENOMEM, "out of memory building json");
 }
 
-static ureg_json *descriptor(const char *media_type, const ureg_digest *d,
-                             uint64_t size)
-{
-	char text[UREG_DIGEST_STRLEN + 1];
-	ureg_json *o = ureg_json_object();
-
-	ureg_digest_format(text, d);
-	if (!o || ureg_json_set_string(o, "mediaType", media_type) < 0 ||
-	    ureg_json_set_string(o, "digest", text) < 0 ||
-	    ureg_json_set_integer(o, "size", (int64_t)size) < 0) {
-		ureg_json_free(o);
-		return NULL;
-	}
-	return o;
-}
-
-static int dump(char **out, size_t *len, ureg_json *doc)
-{
-	int error;
-
-	if (!doc)
-		return oom();
-	error = ureg_json_dump(out, len, doc,
-	                       UREG_JSON_COMPACT | UREG_JSON_SORT_KEYS);
-	ureg_json_free(doc);
-	return error;
-}
-
 /* OCI's names for ELF machines. */
 static const char *oci_arch(const ureg_elf_info *info)
 {
@@ -270,7 +242,8 @@ static int prepare(image_part *part, const ureg_image_file *file,
 		ureg_json_free(cfg);
 		return oom();
 	}
-	if ((error = dump(&part->config, &part->config_len, cfg)) < 0)
+	if ((error = ureg_manifest_dump(&part->config, &part->config_len,
+	                                cfg)) < 0)
 		return error;
 	ureg_digest_buffer(&part->config_digest, part->config,
 	                   part->config_len);
@@ -278,9 +251,9 @@ static int prepare(image_part *part, const ureg_image_file *file,
 	layers = ureg_json_array();
 	ann = ureg_json_object();
 	if (!man || !layers || !ann ||
-	    ureg_json_append(layers, descriptor(UREG_MT_IMAGE_LAYER,
-	                                        &part->layer, part->size)) <
-	            0 ||
+	    ureg_json_append(layers, ureg_manifest_descriptor(
+	                                     UREG_MT_IMAGE_LAYER, &part->layer,
+	                                     part->size)) < 0 ||
 	    ureg_json_set_string(ann, "dev.ureg.name", o->name) < 0 ||
 	    ureg_json_set_string(ann, "dev.ureg.version", o->version) < 0 ||
 	    ureg_json_set_string(ann, "dev.ureg.target", part->target) < 0 ||
@@ -288,8 +261,9 @@ static int prepare(image_part *part, const ureg_image_file *file,
 	    ureg_json_set_string(man, "mediaType", UREG_MT_OCI_MANIFEST) < 0 ||
 	    ureg_json_set_string(man, "artifactType", UREG_MT_IMAGE) < 0 ||
 	    ureg_json_set(man, "config",
-	                  descriptor(UREG_MT_IMAGE_CONFIG, &part->config_digest,
-	                             part->config_len)) < 0) {
+	                  ureg_manifest_descriptor(UREG_MT_IMAGE_CONFIG,
+	                                           &part->config_digest,
+	                                           part->config_len)) < 0) {
 		ureg_json_free(layers);
 		ureg_json_free(ann);
 		ureg_json_free(man);
@@ -304,7 +278,8 @@ static int prepare(image_part *part, const ureg_image_file *file,
 		ureg_json_free(man);
 		return oom();
 	}
-	if ((error = dump(&part->manifest, &part->manifest_len, man)) < 0)
+	if ((error = ureg_manifest_dump(&part->manifest, &part->manifest_len,
+	                                man)) < 0)
 		return error;
 	ureg_digest_buffer(&part->manifest_digest, part->manifest,
 	                   part->manifest_len);
@@ -321,9 +296,9 @@ static int index_json(char **out, size_t *len, const image_part *parts,
 	if (!idx || !list || !ann)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		ureg_json *d = descriptor(UREG_MT_OCI_MANIFEST,
-		                          &parts[i].manifest_digest,
-		                          parts[i].manifest_len);
+		ureg_json *d = ureg_manifest_descriptor(
+		        UREG_MT_OCI_MANIFEST, &parts[i].manifest_digest,
+		        parts[i].manifest_len);
 		ureg_json *platform = ureg_json_object(),
 		          *dann = ureg_json_object();
 		int bad = !d || !platform || !dann ||
@@ -366,7 +341,7 @@ static int index_json(char **out, size_t *len, const image_part *parts,
 		ann = NULL;
 		goto fail;
 	}
-	return dump(out, len, idx);
+	return ureg_manifest_dump(out, len, idx);
 fail:
 	ureg_json_free(list);
 	ureg_json_free(ann);

@@ -23,34 +23,6 @@ static int json_oom(void)
 	return ureg_error_set(UREG_ENOMEM, "out of memory building json");
 }
 
-static int dump(char **out, size_t *len, ureg_json *doc)
-{
-	int error;
-
-	if (!doc)
-		return json_oom();
-	error = ureg_json_dump(out, len, doc,
-	                       UREG_JSON_COMPACT | UREG_JSON_SORT_KEYS);
-	ureg_json_free(doc);
-	return error;
-}
-
-static ureg_json *descriptor(const char *media_type, const ureg_digest *d,
-                             uint64_t size)
-{
-	char text[UREG_DIGEST_STRLEN + 1];
-	ureg_json *o = ureg_json_object();
-
-	ureg_digest_format(text, d);
-	if (!o || ureg_json_set_string(o, "mediaType", media_type) < 0 ||
-	    ureg_json_set_string(o, "digest", text) < 0 ||
-	    ureg_json_set_integer(o, "size", (int64_t)size) < 0) {
-		ureg_json_free(o);
-		return NULL;
-	}
-	return o;
-}
-
 int ureg_publish_config_json(char **out, size_t *len,
                              const ureg_publish_package *pkg,
                              const ureg_digest *tree)
@@ -101,7 +73,7 @@ int ureg_publish_config_json(char **out, size_t *len,
 		ureg_json_free(doc);
 		return json_oom();
 	}
-	return dump(out, len, doc);
+	return ureg_manifest_dump(out, len, doc);
 }
 
 static int manifest_json(char **out, size_t *len,
@@ -113,16 +85,17 @@ static int manifest_json(char **out, size_t *len,
 	          *ann = ureg_json_object();
 
 	if (!doc || !layers || !ann ||
-	    ureg_json_append(layers, descriptor(UREG_MT_SOURCE_LAYER, layer,
-	                                        layer_size)) < 0 ||
+	    ureg_json_append(layers,
+	                     ureg_manifest_descriptor(UREG_MT_SOURCE_LAYER,
+	                                              layer, layer_size)) < 0 ||
 	    ureg_json_set_string(ann, "dev.ureg.name", pkg->name) < 0 ||
 	    ureg_json_set_string(ann, "dev.ureg.version", pkg->version) < 0 ||
 	    ureg_json_set_integer(doc, "schemaVersion", 2) < 0 ||
 	    ureg_json_set_string(doc, "mediaType", UREG_MT_OCI_MANIFEST) < 0 ||
 	    ureg_json_set_string(doc, "artifactType", UREG_MT_SOURCE) < 0 ||
 	    ureg_json_set(doc, "config",
-	                  descriptor(UREG_MT_SOURCE_CONFIG, config,
-	                             config_len)) < 0) {
+	                  ureg_manifest_descriptor(UREG_MT_SOURCE_CONFIG,
+	                                           config, config_len)) < 0) {
 		ureg_json_free(layers);
 		ureg_json_free(ann);
 		ureg_json_free(doc);
@@ -137,7 +110,7 @@ static int manifest_json(char **out, size_t *len,
 		ureg_json_free(doc);
 		return json_oom();
 	}
-	return dump(out, len, doc);
+	return ureg_manifest_dump(out, len, doc);
 }
 
 static int signature_json(char **out, size_t *len, const char *subject_type,
@@ -150,18 +123,20 @@ static int signature_json(char **out, size_t *len, const char *subject_type,
 	          *ann = ureg_json_object();
 
 	if (!doc || !layers || !ann ||
-	    ureg_json_append(layers, descriptor(UREG_MT_SIGNATURE_LAYER, sig,
-	                                        sig_len)) < 0 ||
+	    ureg_json_append(layers,
+	                     ureg_manifest_descriptor(UREG_MT_SIGNATURE_LAYER,
+	                                              sig, sig_len)) < 0 ||
 	    ureg_json_set_string(ann, "dev.ureg.key-id", key_id) < 0 ||
 	    ureg_json_set_string(ann, "dev.ureg.public-key", public_key) < 0 ||
 	    ureg_json_set_integer(doc, "schemaVersion", 2) < 0 ||
 	    ureg_json_set_string(doc, "mediaType", UREG_MT_OCI_MANIFEST) < 0 ||
 	    ureg_json_set_string(doc, "artifactType", UREG_MT_SIGNATURE) < 0 ||
 	    ureg_json_set(doc, "config",
-	                  descriptor(UREG_MT_OCI_EMPTY, empty,
-	                             strlen(EMPTY_CONFIG))) < 0 ||
+	                  ureg_manifest_descriptor(UREG_MT_OCI_EMPTY, empty,
+	                                           strlen(EMPTY_CONFIG))) < 0 ||
 	    ureg_json_set(doc, "subject",
-	                  descriptor(subject_type, subject, subject_len)) < 0) {
+	                  ureg_manifest_descriptor(subject_type, subject,
+	                                           subject_len)) < 0) {
 		ureg_json_free(layers);
 		ureg_json_free(ann);
 		ureg_json_free(doc);
@@ -176,7 +151,7 @@ static int signature_json(char **out, size_t *len, const char *subject_type,
 		ureg_json_free(doc);
 		return json_oom();
 	}
-	return dump(out, len, doc);
+	return ureg_manifest_dump(out, len, doc);
 }
 
 int ureg_publish_sign(ureg_signature *out, const ureg_secret_key *key,

@@ -611,3 +611,33 @@ void ureg_manifest_clear(ureg_manifest *m)
 	descriptors_free(m->manifests, m->nmanifests);
 	memset(m, 0, sizeof(*m));
 }
+
+ureg_json *ureg_manifest_descriptor(const char *media_type,
+                                    const ureg_digest *digest, uint64_t size)
+{
+	char text[UREG_DIGEST_STRLEN + 1];
+	ureg_json *o = ureg_json_object();
+
+	ureg_digest_format(text, digest);
+	if (!o || ureg_json_set_string(o, "mediaType", media_type) < 0 ||
+	    ureg_json_set_string(o, "digest", text) < 0 ||
+	    ureg_json_set_integer(o, "size", (int64_t)size) < 0) {
+		ureg_json_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+int ureg_manifest_dump(char **out, size_t *len, ureg_json *doc)
+{
+	int error;
+
+	*out = NULL;
+	if (!doc)
+		return ureg_error_set(UREG_ENOMEM,
+		                      "out of memory building json");
+	error = ureg_json_dump(out, len, doc,
+	                       UREG_JSON_COMPACT | UREG_JSON_SORT_KEYS);
+	ureg_json_free(doc);
+	return error;
+}

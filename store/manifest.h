@@ -13,9 +13,9 @@
 
 #define UREG_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define UREG_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define UREG_MT_DOCKER_MANIFEST \
+#define UREG_MT_DOCKER_MANIFEST                                                \
 	"application/vnd.docker.distribution.manifest.v2+json"
-#define UREG_MT_DOCKER_LIST \
+#define UREG_MT_DOCKER_LIST                                                    \
 	"application/vnd.docker.distribution.manifest.list.v2+json"
 #define UREG_MT_OCI_EMPTY "application/vnd.oci.empty.v1+json"
 
@@ -26,15 +26,15 @@ typedef struct {
 } ureg_descriptor;
 
 typedef struct {
-	char *media_type;       /* one of the four UREG_MT_* manifest types */
-	char *artifact_type;    /* for referrers: artifactType, else (image
-				 * manifests) config.mediaType; NULL for an
-				 * index without artifactType */
+	char *media_type;    /* one of the four UREG_MT_* manifest types */
+	char *artifact_type; /* for referrers: artifactType, else (image
+	                      * manifests) config.mediaType; NULL for an
+	                      * index without artifactType */
 	int is_index;
 	int has_subject;
 	ureg_digest subject;
 	char *annotations_json; /* compact JSON object or NULL */
-	ureg_descriptor *blobs;  /* image manifest: config then layers */
+	ureg_descriptor *blobs; /* image manifest: config then layers */
 	size_t nblobs;
 	ureg_descriptor *manifests; /* index: child manifests */
 	size_t nmanifests;
@@ -48,10 +48,24 @@ typedef struct {
  * image manifests, subject a valid descriptor. UREG_ETOOBIG over the cap,
  * UREG_EINVALID otherwise, with a message naming the field and the value. */
 int ureg_manifest_parse(ureg_manifest *out, const void *data, size_t len,
-			const char *content_type) UREG_WARN_UNUSED;
+                        const char *content_type) UREG_WARN_UNUSED;
 
 /* Frees what the manifest holds (not the struct). NULL-safe. */
 void ureg_manifest_clear(ureg_manifest *m);
+
+struct ureg_json;
+
+/* A new descriptor object {"digest","mediaType","size"} (common/json.h),
+ * NULL if out of memory. */
+struct ureg_json *ureg_manifest_descriptor(const char *media_type,
+                                           const ureg_digest *digest,
+                                           uint64_t size);
+
+/* The canonical bytes ureg writes every document with (compact, keys
+ * sorted) into a malloc'ed string; takes ownership of `doc` (NULL is an
+ * out-of-memory error). */
+int ureg_manifest_dump(char **out, size_t *len,
+                       struct ureg_json *doc) UREG_WARN_UNUSED;
 
 /* 1 if `media_type` is one of the four manifest media types. */
 int ureg_manifest_is_type(const char *media_type);
