@@ -1546,7 +1546,7 @@ static int ex_entry(extractor *x, struct archive_entry *e)
 	const char *raw = archive_entry_pathname(e);
 	const char *link, *base;
 	mode_t type = archive_entry_filetype(e);
-	size_t len, plen;
+	size_t len = 0, plen = 0;
 	tree_rec *r;
 	int slash, error;
 	qbuf q, q2;

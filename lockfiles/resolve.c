@@ -366,7 +366,7 @@ static int shared_pkg(ureg_resolver *r, const char *name, int *out)
  * use. */
 static int target_pkg(ureg_resolver *r, const char *name, int target, int *out)
 {
-	int idx = find_pkg(r, name, target), sh, error;
+	int idx = find_pkg(r, name, target), sh = -1, error;
 	size_t i;
 
 	if (idx >= 0) {
@@ -516,7 +516,7 @@ static int add_dependency(ureg_resolver *r, term depender, const char *dname,
 	term t[2];
 	char msg[1024], missing[512] = "";
 	size_t matches = 0;
-	int didx, error;
+	int didx = -1, error;
 
 	if ((error = target_pkg(r, dname, target, &didx)) < 0) {
 		free(depender.set);
@@ -825,7 +825,7 @@ static int propagate(ureg_resolver *r, int start)
 		size_t j;
 
 		for (j = r->pkgs[pidx].nincompats; j-- > 0;) {
-			int inc_idx = r->pkgs[pidx].incompats[j], unsat, root;
+			int inc_idx = r->pkgs[pidx].incompats[j], unsat, root = -1;
 			enum relation rel = check(r, &r->incs[inc_idx], &unsat);
 
 			if (rel == SATISFIED) {
@@ -1154,7 +1154,7 @@ static void explain(const ureg_resolver *r, explain_state *st, int idx,
                     char *ref, size_t reflen)
 {
 	const incompat *inc = &r->incs[idx];
-	char left[1024], right[1024], self[1024], line[3300];
+	char left[1024], right[1024], self[900], line[3300];
 
 	if (inc->kind != CAUSE_DERIVED) {
 		describe_incompat(ref, reflen, r, inc);
@@ -1451,7 +1451,7 @@ int ureg_resolver_prefer(ureg_resolver *r, const char *name,
 
 int ureg_resolver_solve(ureg_resolver *r)
 {
-	int root, error, done = 0;
+	int root = -1, error, done = 0;
 	term not_root;
 
 	if (r->solved)

@@ -135,7 +135,8 @@ static long patch(test_http_response *r, const test_env *env, const char *loc,
 	char cr[64];
 	const char *headers[] = {cr, NULL};
 
-	snprintf(cr, sizeof(cr), "Content-Range: %s", range);
+	if (range)
+		snprintf(cr, sizeof(cr), "Content-Range: %s", range);
 	return test_request(r, env->server, env->token, "PATCH", loc,
 	                    range ? headers : NULL, data, len);
 }
