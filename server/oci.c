@@ -15,6 +15,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "server/auth.h"
+#include "server/images.h"
 #include "server/packages.h"
 #include "server/range.h"
 #include "server/ureg_api.h"
@@ -174,10 +175,23 @@ static void challenge(ureg_http_request *req, const char *message)
 	ureg_http_add_header(req, "WWW-Authenticate", "Basic realm=\"ureg\"");
 }
 
-/* 1 and no response if a token was presented and is valid (scopes in *out),
- * 0 if none was presented (anonymous), -1 with a 401 set if it is bad. */
-static int read_token(char ***scopes, size_t *nscopes, ureg_oci *oci,
-                      ureg_http_request *req)
+/* "token " and the first 12 hex digits of the token's sha256 (the hash
+ * the index keeps): names the token without revealing it. */
+static void token_identity(char *who, size_t len, const char *token)
+{
+	ureg_digest hash;
+	char text[UREG_DIGEST_STRLEN + 1];
+
+	ureg_digest_buffer(&hash, token, strlen(token));
+	ureg_digest_format(text, &hash);
+	snprintf(who, len, "token %.12s", text + strlen("sha256:"));
+}
+
+/* 1 and no response if a token was presented and is valid (scopes in *out,
+ * and its identity in `who` if not NULL), 0 if none was presented
+ * (anonymous), -1 with a 401 set if it is bad. */
+static int read_token_as(char ***scopes, size_t *nscopes, char *who,
+                         size_t wholen, ureg_oci *oci, ureg_http_request *req)
 {
 	char token[256];
 	int error = ureg_auth_token_from_header(
@@ -185,6 +199,8 @@ static int read_token(char ***scopes, size_t *nscopes, ureg_oci *oci,
 
 	*scopes = NULL;
 	*nscopes = 0;
+	if (who && wholen)
+		snprintf(who, wholen, "anonymous");
 	if (error == UREG_ENOTFOUND)
 		return 0;
 	if (error < 0 || (error = ureg_token_scopes(scopes, nscopes, oci->index,
@@ -195,16 +211,26 @@ static int read_token(char ***scopes, size_t *nscopes, ureg_oci *oci,
 			store_error(req, error, "UNAUTHORIZED");
 		return -1;
 	}
+	if (who && wholen)
+		token_identity(who, wholen, token);
 	return 1;
 }
 
-/* 0 if `action` on `repo` is allowed; otherwise sets 401/403, returns -1. */
-static int authorize(ureg_oci *oci, ureg_http_request *req, const char *action,
-                     const char *repo)
+static int read_token(char ***scopes, size_t *nscopes, ureg_oci *oci,
+                      ureg_http_request *req)
+{
+	return read_token_as(scopes, nscopes, NULL, 0, oci, req);
+}
+
+/* 0 if `action` on `repo` is allowed (the caller's identity in `who` if
+ * not NULL); otherwise sets 401/403, returns -1. */
+static int authorize_as(ureg_oci *oci, ureg_http_request *req,
+                        const char *action, const char *repo, char *who,
+                        size_t wholen)
 {
 	char **scopes = NULL;
 	size_t n = 0;
-	int has = read_token(&scopes, &n, oci, req), ok;
+	int has = read_token_as(&scopes, &n, who, wholen, oci, req), ok;
 
 	if (has < 0)
 		return -1;
@@ -226,6 +252,12 @@ static int authorize(ureg_oci *oci, ureg_http_request *req, const char *action,
 		return -1;
 	}
 	return 0;
+}
+
+static int authorize(ureg_oci *oci, ureg_http_request *req, const char *action,
+                     const char *repo)
+{
+	return authorize_as(oci, req, action, repo, NULL, 0);
 }
 
 /* --- routing ----------------------------------------------------------------
@@ -675,13 +707,24 @@ static void manifest_put_end(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 		store_error(req, error, "MANIFEST_INVALID");
 		goto done;
 	}
-	/* a source package's version tag: docs/packages.md section 5 */
-	if (!r->ref_is_digest &&
-	    (error = ureg_packages_check_publish(oci->cas, oci->index, r->name,
-	                                         r->ref, r->buf, r->buf_len,
-	                                         &digest, &m)) < 0) {
-		package_error(req, error);
-		goto done;
+	/* a release's version tag: docs/packages.md section 5 for source
+	 * packages, docs/images.md for images; other tags are checked
+	 * against published versions and channels */
+	if (!r->ref_is_digest) {
+		error = ureg_packages_check_channel_tag(oci->index, r->name,
+		                                        r->ref);
+		if (error == 0 && ureg_images_is_release(&m))
+			error = ureg_images_check_publish(
+			        oci->cas, oci->index, r->name, r->ref, r->buf,
+			        r->buf_len, &digest, &m);
+		else if (error == 0)
+			error = ureg_packages_check_publish(
+			        oci->cas, oci->index, r->name, r->ref, r->buf,
+			        r->buf_len, &digest, &m);
+		if (error < 0) {
+			package_error(req, error);
+			goto done;
+		}
 	}
 	if (!(refs = calloc(m.nblobs + m.nmanifests + 1, sizeof(*refs)))) {
 		ureg_http_status(req, 500);
@@ -1401,6 +1444,13 @@ int ureg_oci__authorize(ureg_oci *oci, ureg_http_request *req,
                         const char *action, const char *repo)
 {
 	return authorize(oci, req, action, repo);
+}
+
+int ureg_oci__authorize_as(ureg_oci *oci, ureg_http_request *req,
+                           const char *action, const char *repo, char *who,
+                           size_t wholen)
+{
+	return authorize_as(oci, req, action, repo, who, wholen);
 }
 
 void ureg_oci__error(ureg_http_request *req, int status, const char *code,

@@ -29,6 +29,13 @@ void ureg_oci_handler(ureg_http_handler *out, ureg_oci *oci);
 int ureg_oci__authorize(ureg_oci *oci, ureg_http_request *req,
                         const char *action, const char *repo);
 
+/* The same, and the caller's identity into `who` (`wholen` bytes):
+ * "token " and the first 12 hex digits of the token's sha256, or
+ * "anonymous" when no token was needed. */
+int ureg_oci__authorize_as(ureg_oci *oci, ureg_http_request *req,
+                           const char *action, const char *repo, char *who,
+                           size_t wholen);
+
 /* Answers `status` with the OCI error body {"errors":[{code,message}]}. */
 void ureg_oci__error(ureg_http_request *req, int status, const char *code,
                      const char *message);

@@ -33,11 +33,24 @@ typedef struct {
 	char ns[UREG_NAME_MAX + 1];
 	char *config_json; /* the config blob as text */
 	ureg_digest tree;
-	char key_id[UREG_SIGN_KEYID_STRLEN + 1];
-	int register_key; /* the namespace has no key: the signer's becomes one
-	                   */
-	char public_key[UREG_SIGN_PUBKEY_B64LEN + 1];
+	ureg_packages_signer signer;
 } publish;
+
+static void publish_init(publish *p, ureg_cas *cas, ureg_index *index,
+                         const char *repo, const char *tag, const void *data,
+                         size_t len, const ureg_digest *digest)
+{
+	memset(p, 0, sizeof(*p));
+	p->cas = cas;
+	p->index = index;
+	p->repo = repo;
+	p->tag = tag;
+	p->data = data;
+	p->len = len;
+	p->digest = digest;
+	ureg_digest_format(p->digest_text, digest);
+	ureg_packages_namespace(p->ns, sizeof(p->ns), repo);
+}
 
 void ureg_packages_namespace(char *out, size_t outlen, const char *repo)
 {
@@ -102,45 +115,65 @@ static int is_source_package(const ureg_manifest *m)
 
 /* --- 1. the tag ----------------------------------------------------------- */
 
-/* 0 to go on, 1 if this exact version is published already, <0 refused. */
-static int check_version(publish *p)
+/* The manifest digest and 1 if `tag` is a published source package
+ * version of `repo`, 2 if an image release, 0 if neither. */
+static int published_digest(ureg_digest *out, ureg_index *index,
+                            const char *repo, const char *tag)
+{
+	ureg_index_package row = {0};
+	ureg_index_image img = {0};
+	int error = ureg_index_package_get(&row, index, repo, tag);
+
+	if (error == 0) {
+		*out = row.manifest;
+		ureg_index_package_clear(&row);
+		return 1;
+	}
+	if (error != UREG_ENOTFOUND)
+		return error;
+	error = ureg_index_image_get(&img, index, repo, tag);
+	if (error == 0) {
+		*out = img.digest;
+		ureg_index_image_clear(&img);
+		return 2;
+	}
+	return error == UREG_ENOTFOUND ? 0 : error;
+}
+
+static int immutable(const char *tag, const char *repo, const ureg_digest *d)
+{
+	char text[UREG_DIGEST_STRLEN + 1];
+
+	ureg_digest_format(text, d);
+	return ureg_error_set(UREG_EEXISTS,
+	                      "version %s of %s is already published with %s; "
+	                      "versions are immutable",
+	                      tag, repo, text);
+}
+
+int ureg_packages_check_version(ureg_index *index, const char *repo,
+                                const char *tag, const ureg_digest *digest,
+                                const char *what)
 {
 	ureg_semver v;
-	ureg_digest tagged;
-	ureg_index_package row = {0};
-	char text[UREG_DIGEST_STRLEN + 1];
+	ureg_digest tagged, have;
+	char prefix[96];
 	int error;
 
-	if (ureg_semver_parse(&v, p->tag) < 0)
-		return wrap_error(UREG_EINVALID,
-		                  "a source package's tag must be its SemVer "
-		                  "version");
-	error = ureg_index_tag_resolve(&tagged, p->index, p->repo, p->tag);
+	if (ureg_semver_parse(&v, tag) < 0) {
+		snprintf(prefix, sizeof(prefix),
+		         "%s's tag must be its SemVer version", what);
+		return wrap_error(UREG_EINVALID, prefix);
+	}
+	error = ureg_index_tag_resolve(&tagged, index, repo, tag);
 	if (error < 0 && error != UREG_ENOTFOUND)
 		return error;
-	if (error == 0 && !ureg_digest_equal(&tagged, p->digest)) {
-		ureg_digest_format(text, &tagged);
-		return ureg_error_set(UREG_EEXISTS,
-		                      "version %s of %s is already published "
-		                      "with %s; versions are immutable",
-		                      p->tag, p->repo, text);
-	}
-	error = ureg_index_package_get(&row, p->index, p->repo, p->tag);
-	if (error == UREG_ENOTFOUND)
-		return 0;
-	if (error < 0)
+	if (error == 0 && !ureg_digest_equal(&tagged, digest))
+		return immutable(tag, repo, &tagged);
+	if ((error = published_digest(&have, index, repo, tag)) <= 0)
 		return error;
-	if (ureg_digest_equal(&row.manifest, p->digest)) {
-		error = 1;
-	} else {
-		ureg_digest_format(text, &row.manifest);
-		error = ureg_error_set(UREG_EEXISTS,
-		                       "version %s of %s is already published "
-		                       "with %s; versions are immutable",
-		                       p->tag, p->repo, text);
-	}
-	ureg_index_package_clear(&row);
-	return error;
+	return ureg_digest_equal(&have, digest) ? 1
+	                                        : immutable(tag, repo, &have);
 }
 
 /* --- 2. manifest shape and config ----------------------------------------- */
@@ -527,9 +560,9 @@ static int check_signature(publish *p, const ureg_digest *sig_digest,
 		                       comment, expected);
 		goto done;
 	}
-	memcpy(p->key_id, key_id, sizeof(key_id));
-	p->register_key = nkeys == 0;
-	ureg_public_key_base64(p->public_key, pk);
+	memcpy(p->signer.key_id, key_id, sizeof(key_id));
+	p->signer.register_key = nkeys == 0;
+	ureg_public_key_base64(p->signer.public_key, pk);
 	goto done;
 fail:
 	/* malformed signature objects are signature failures, not I/O */
@@ -589,26 +622,32 @@ done:
 
 /* --- the hooks ------------------------------------------------------------ */
 
-/* A plain (non-package) manifest may not take a published version's tag. */
+int ureg_packages_check_channel_tag(ureg_index *index, const char *repo,
+                                    const char *tag)
+{
+	int error = ureg_index_channel_exists(index, repo, tag);
+
+	if (error <= 0)
+		return error;
+	return ureg_error_set(UREG_EDENIED,
+	                      "tag %s of %s is a channel; move it with POST "
+	                      "/ureg/v1/channels/%s/%s so its history records "
+	                      "the move",
+	                      tag, repo, repo, tag);
+}
+
+/* A plain manifest (neither a source package nor an image release) may
+ * not take a published version's tag. */
 static int check_plain_tag(publish *p)
 {
-	ureg_index_package row = {0};
-	char text[UREG_DIGEST_STRLEN + 1];
-	int error = ureg_index_package_get(&row, p->index, p->repo, p->tag);
+	ureg_digest have;
+	int error;
 
-	if (error == UREG_ENOTFOUND)
-		return 0;
-	if (error < 0)
+	if ((error = published_digest(&have, p->index, p->repo, p->tag)) <= 0)
 		return error;
-	if (!ureg_digest_equal(&row.manifest, p->digest)) {
-		ureg_digest_format(text, &row.manifest);
-		error = ureg_error_set(UREG_EEXISTS,
-		                       "version %s of %s is already published "
-		                       "with %s; versions are immutable",
-		                       p->tag, p->repo, text);
-	}
-	ureg_index_package_clear(&row);
-	return error;
+	return ureg_digest_equal(&have, p->digest)
+	               ? 0
+	               : immutable(p->tag, p->repo, &have);
 }
 
 static int record(publish *p)
@@ -627,14 +666,38 @@ static int record(publish *p)
 	row.layer_size = p->m->blobs[1].size;
 	row.tree = p->tree;
 	row.config_json = p->config_json;
-	memcpy(row.key_id, p->key_id, sizeof(row.key_id));
-	if (p->register_key) {
-		memcpy(key.key_id, p->key_id, sizeof(key.key_id));
-		memcpy(key.public_key, p->public_key, sizeof(p->public_key));
-	}
+	memcpy(row.key_id, p->signer.key_id, sizeof(row.key_id));
+	ureg_packages_signer_key(&key, &p->signer);
 	error = ureg_index_package_put(p->index, p->repo, &row, p->ns,
-	                               p->register_key ? &key : NULL);
+	                               p->signer.register_key ? &key : NULL);
 	return error < 0 ? error : 0;
+}
+
+void ureg_packages_signer_key(ureg_index_key *out,
+                              const ureg_packages_signer *signer)
+{
+	memset(out, 0, sizeof(*out));
+	if (!signer->register_key)
+		return;
+	snprintf(out->key_id, sizeof(out->key_id), "%s", signer->key_id);
+	snprintf(out->public_key, sizeof(out->public_key), "%s",
+	         signer->public_key);
+}
+
+int ureg_packages_check_signed(ureg_packages_signer *out, ureg_cas *cas,
+                               ureg_index *index, const char *repo,
+                               const char *tag, const void *data, size_t len,
+                               const ureg_digest *digest)
+{
+	publish p;
+	int error;
+
+	publish_init(&p, cas, index, repo, tag, data, len, digest);
+	memset(out, 0, sizeof(*out));
+	if ((error = check_signatures(&p)) < 0)
+		return error;
+	*out = p.signer;
+	return 0;
 }
 
 int ureg_packages_check_publish(ureg_cas *cas, ureg_index *index,
@@ -646,20 +709,12 @@ int ureg_packages_check_publish(ureg_cas *cas, ureg_index *index,
 	publish p;
 	int error;
 
-	memset(&p, 0, sizeof(p));
-	p.cas = cas;
-	p.index = index;
-	p.repo = repo;
-	p.tag = tag;
-	p.data = data;
-	p.len = len;
-	p.digest = digest;
+	publish_init(&p, cas, index, repo, tag, data, len, digest);
 	p.m = m;
-	ureg_digest_format(p.digest_text, digest);
-	ureg_packages_namespace(p.ns, sizeof(p.ns), repo);
 	if (!is_source_package(m))
 		return check_plain_tag(&p);
-	if ((error = check_version(&p)) != 0)
+	if ((error = ureg_packages_check_version(index, repo, tag, digest,
+	                                         "a source package")) != 0)
 		goto done;
 	if ((error = check_shape(&p)) < 0 || (error = check_config(&p)) < 0 ||
 	    (error = check_layer(&p)) < 0 || (error = check_signatures(&p)) < 0)
@@ -674,25 +729,52 @@ int ureg_packages_check_delete(ureg_index *index, const char *repo,
                                const char *tag, const ureg_digest *digest)
 {
 	ureg_index_package row = {0};
+	ureg_index_image img = {0};
+	ureg_digest have;
 	char text[UREG_DIGEST_STRLEN + 1];
 	int error;
 
 	if (tag) {
-		error = ureg_index_package_get(&row, index, repo, tag);
-		if (error == UREG_ENOTFOUND)
-			return 0;
-		if (error < 0)
+		if ((error = ureg_index_channel_exists(index, repo, tag)) != 0)
+			return error < 0 ? error
+			                 : ureg_error_set(UREG_EDENIED,
+			                                  "tag %s of %s is a "
+			                                  "channel; channels "
+			                                  "and their history "
+			                                  "are kept",
+			                                  tag, repo);
+		if ((error = published_digest(&have, index, repo, tag)) <= 0)
 			return error;
-	} else {
-		if ((error = ureg_index_package_find_manifest(&row, index, repo,
-		                                              digest)) <= 0)
-			return error;
+		ureg_digest_format(text, &have);
+		return ureg_error_set(UREG_EDENIED,
+		                      "%s is version %s of %s, which is "
+		                      "published; versions are immutable%s",
+		                      text, tag, repo,
+		                      error == 1 ? " (yank it instead)" : "");
 	}
-	ureg_digest_format(text, &row.manifest);
+	ureg_digest_format(text, digest);
+	if ((error = ureg_index_package_find_manifest(&row, index, repo,
+	                                              digest)) != 0) {
+		if (error > 0)
+			error = ureg_error_set(
+			        UREG_EDENIED,
+			        "%s is version %s of %s, which is "
+			        "published; versions are "
+			        "immutable (yank it instead)",
+			        text, row.version, repo);
+		ureg_index_package_clear(&row);
+		return error;
+	}
+	if ((error = ureg_index_image_find(&img, index, repo, digest, 1)) <= 0)
+		return error;
 	error = ureg_error_set(UREG_EDENIED,
-	                       "%s is version %s of %s, which is published; "
-	                       "versions are immutable (yank it instead)",
-	                       text, row.version, repo);
-	ureg_index_package_clear(&row);
+	                       "%s is %s %s of %s, which is published; "
+	                       "versions are immutable",
+	                       text,
+	                       ureg_digest_equal(&img.digest, digest)
+	                               ? "the image release"
+	                               : "an image of release",
+	                       img.version, repo);
+	ureg_index_image_clear(&img);
 	return error;
 }

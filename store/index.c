@@ -115,6 +115,39 @@ static const char *const migrations[] = {
         "  revoked INTEGER,\n"
         "  PRIMARY KEY (namespace, key_id)\n"
         ");\n",
+        /* 3: image releases, their targets, and channel histories */
+        "CREATE TABLE images (\n"
+        "  repo TEXT NOT NULL,\n"
+        "  version TEXT NOT NULL,\n"
+        "  digest TEXT NOT NULL,\n"
+        "  kind TEXT NOT NULL CHECK (kind IN ('manifest', 'index')),\n"
+        "  key_id TEXT NOT NULL,\n"
+        "  created INTEGER NOT NULL,\n"
+        "  PRIMARY KEY (repo, version)\n"
+        ");\n"
+        "CREATE INDEX images_digest ON images(repo, digest);\n"
+        "CREATE TABLE image_targets (\n"
+        "  repo TEXT NOT NULL,\n"
+        "  version TEXT NOT NULL,\n"
+        "  target TEXT NOT NULL,\n"
+        "  manifest TEXT NOT NULL,\n"
+        "  PRIMARY KEY (repo, version, target),\n"
+        "  FOREIGN KEY (repo, version) REFERENCES images(repo, version)\n"
+        ");\n"
+        "CREATE INDEX image_targets_manifest ON image_targets(repo, "
+        "manifest);\n"
+        "CREATE TABLE channel_moves (\n"
+        "  repo TEXT NOT NULL,\n"
+        "  channel TEXT NOT NULL,\n"
+        "  seq INTEGER NOT NULL CHECK (seq >= 1),\n"
+        "  from_digest TEXT,\n"
+        "  to_digest TEXT NOT NULL,\n"
+        "  version TEXT NOT NULL,\n"
+        "  kind TEXT NOT NULL CHECK (kind IN ('promote', 'rollback')),\n"
+        "  who TEXT NOT NULL,\n"
+        "  at INTEGER NOT NULL,\n"
+        "  PRIMARY KEY (repo, channel, seq)\n"
+        ");\n",
 };
 
 #define INDEX_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(*migrations)))
@@ -130,6 +163,9 @@ static const char *const migrations[] = {
 	"version, manifest, config, layer, layer_size, tree, key_id, yanked, " \
 	"config_json, created"
 #define KEY_COLUMNS "key_id, public_key, added, revoked"
+/* Columns read by image_from_row and move_from_row. */
+#define IMG_COLUMNS "version, digest, kind, key_id, created"
+#define MOVE_COLUMNS "seq, from_digest, to_digest, version, kind, who, at"
 
 /* Every statement a connection may cache, prepared on first use. */
 enum {
@@ -176,6 +212,16 @@ enum {
 	S_KEY_LIST,
 	S_KEY_COUNT,
 	S_KEY_REVOKE,
+	S_IMG_PUT,
+	S_IMG_TARGET_PUT,
+	S_IMG_GET,
+	S_IMG_TARGETS,
+	S_IMG_BY_DIGEST,
+	S_IMG_BY_MEMBER,
+	S_MAN_EXISTS,
+	S_CHAN_PUT,
+	S_CHAN_HISTORY,
+	S_CHAN_EXISTS,
 	S_COUNT
 };
 
@@ -286,6 +332,31 @@ static const char *const index_sql[S_COUNT] = {
         [S_KEY_REVOKE] = "UPDATE namespace_keys SET revoked = ?3 "
                          "WHERE namespace = ?1 AND key_id = ?2 "
                          "AND revoked IS NULL",
+        [S_IMG_PUT] = "INSERT INTO images (repo, version, digest, kind, "
+                      "key_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                      "ON CONFLICT (repo, version) DO NOTHING",
+        [S_IMG_TARGET_PUT] = "INSERT INTO image_targets (repo, version, "
+                             "target, manifest) VALUES (?1, ?2, ?3, ?4)",
+        [S_IMG_GET] = "SELECT " IMG_COLUMNS " FROM images "
+                      "WHERE repo = ?1 AND version = ?2",
+        [S_IMG_TARGETS] = "SELECT target, manifest FROM image_targets "
+                          "WHERE repo = ?1 AND version = ?2 ORDER BY target",
+        [S_IMG_BY_DIGEST] = "SELECT version FROM images WHERE repo = ?1 "
+                            "AND digest = ?2 ORDER BY version LIMIT 1",
+        [S_IMG_BY_MEMBER] = "SELECT version FROM image_targets "
+                            "WHERE repo = ?1 AND manifest = ?2 "
+                            "ORDER BY version LIMIT 1",
+        [S_MAN_EXISTS] = "SELECT 1 FROM manifests m JOIN repositories r "
+                         "ON r.id = m.repo_id WHERE r.name = ?1 AND "
+                         "m.digest = ?2",
+        [S_CHAN_PUT] = "INSERT INTO channel_moves (repo, channel, seq, "
+                       "from_digest, to_digest, version, kind, who, at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [S_CHAN_HISTORY] = "SELECT " MOVE_COLUMNS " FROM channel_moves "
+                           "WHERE repo = ?1 AND channel = ?2 "
+                           "ORDER BY seq DESC LIMIT ?3",
+        [S_CHAN_EXISTS] = "SELECT 1 FROM channel_moves WHERE repo = ?1 "
+                          "AND channel = ?2 LIMIT 1",
 };
 
 typedef struct index_conn {
@@ -1797,6 +1868,19 @@ int ureg_index_package_put(ureg_index *ix, const char *repo,
 		return error;
 	if (first_key && (error = first_key_put(c, ns, first_key, now)) < 0)
 		goto done;
+	/* a version is one thing: a source package or an image release */
+	if ((found = lookup_row(c, S_IMG_GET, repo, p->version, NULL, NULL,
+	                        "version")) != 0) {
+		error = found < 0
+		                ? found
+		                : ureg_error_set(UREG_EEXISTS,
+		                                 "version %s of %s is already "
+		                                 "published as an image "
+		                                 "release; versions are "
+		                                 "immutable",
+		                                 p->version, repo);
+		goto done;
+	}
 	if ((error = stmt_get(&s, c, S_PKG_PUT)) < 0)
 		goto done;
 	if (bind_text(s, 1, repo) != SQLITE_OK ||
@@ -2153,6 +2237,733 @@ int ureg_index_key_revoke(ureg_index *ix, const char *ns, const char *key_id,
 		                      "namespace \"%s\" has no key %s", ns,
 		                      key_id);
 	return 1;
+}
+
+/* --- image releases ------------------------------------------------------- */
+
+void ureg_index_image_clear(ureg_index_image *img)
+{
+	if (!img)
+		return;
+	free(img->version);
+	free(img->targets);
+	img->version = NULL;
+	img->targets = NULL;
+	img->ntargets = 0;
+}
+
+static int check_short(const char *text, size_t max, const char *what)
+{
+	int error;
+
+	if ((error = check_text(text, what)) < 0)
+		return error;
+	if (strnlen(text, max + 1) > max)
+		return ureg_error_set(
+		        UREG_EINVALID,
+		        "%s \"%.64s...\" is longer than %zu bytes", what, text,
+		        max);
+	return 0;
+}
+
+static int check_image(const char *repo, const ureg_index_image *img)
+{
+	size_t i, j;
+	int error;
+
+	if (!img)
+		return ureg_error_set(UREG_EINVALID, "no image release given");
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_short(img->version, UREG_INDEX_VERSION_MAX,
+	                         "version")) < 0 ||
+	    (error = check_key_id(img->key_id)) < 0)
+		return error;
+	if (!img->targets || img->ntargets == 0 ||
+	    img->ntargets > UREG_INDEX_IMAGE_TARGETS_MAX ||
+	    (!img->is_index && img->ntargets != 1))
+		return ureg_error_set(UREG_EINVALID,
+		                      "image release \"%s\" of \"%s\" has %zu "
+		                      "targets",
+		                      img->version, repo, img->ntargets);
+	for (i = 0; i < img->ntargets; i++) {
+		if ((error = check_short(img->targets[i].target,
+		                         UREG_INDEX_TARGET_MAX, "target")) < 0)
+			return error;
+		for (j = 0; j < i; j++)
+			if (strcmp(img->targets[i].target,
+			           img->targets[j].target) == 0)
+				return ureg_error_set(
+				        UREG_EINVALID,
+				        "image release \"%s\" of \"%s\" "
+				        "names target \"%s\" twice",
+				        img->version, repo,
+				        img->targets[i].target);
+	}
+	return 0;
+}
+
+/* Fills `out` (targets left empty) from the IMG_COLUMNS of the row. */
+static int image_from_row(ureg_index_image *out, sqlite3_stmt *s)
+{
+	const char *kind = (const char *)sqlite3_column_text(s, 2);
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	out->is_index = kind && strcmp(kind, "index") == 0;
+	out->created = sqlite3_column_int64(s, 4);
+	if ((error = col_strdup(&out->version, s, 0)) < 0 ||
+	    (error = col_digest(&out->digest, s, 1)) < 0 ||
+	    (error = col_copy(out->key_id, sizeof(out->key_id), s, 3,
+	                      "key id")) < 0)
+		goto done;
+	if (!out->version)
+		error = ureg_error_set(UREG_EIO, "index holds an image release "
+		                                 "row without a version");
+done:
+	if (error < 0)
+		ureg_index_image_clear(out);
+	return error;
+}
+
+static int fill_image(void *out, sqlite3_stmt *s)
+{
+	return image_from_row(out, s);
+}
+
+static int fill_strdup(void *out, sqlite3_stmt *s)
+{
+	return col_strdup(out, s, 0);
+}
+
+/* Reads the targets of the release in `out`. */
+static int image_targets_load(index_conn *c, const char *repo,
+                              ureg_index_image *out)
+{
+	sqlite3_stmt *s = NULL;
+	ureg_index_image_target *list = NULL;
+	size_t n = 0;
+	int rc = SQLITE_DONE, error;
+
+	if ((error = stmt_get(&s, c, S_IMG_TARGETS)) < 0)
+		return error;
+	if (!(list = calloc(UREG_INDEX_IMAGE_TARGETS_MAX, sizeof(*list)))) {
+		error = ureg_error_set(UREG_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, out->version) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (n == UREG_INDEX_IMAGE_TARGETS_MAX) {
+				error = ureg_error_set(
+				        UREG_EIO,
+				        "image release \"%s\" of \"%s\" has "
+				        "more than %d targets",
+				        out->version, repo,
+				        UREG_INDEX_IMAGE_TARGETS_MAX);
+				goto done;
+			}
+			if ((error = col_copy(list[n].target,
+			                      sizeof(list[n].target), s, 0,
+			                      "target")) < 0 ||
+			    (error = col_digest(&list[n].manifest, s, 1)) < 0)
+				goto done;
+			n++;
+		}
+	if (rc != SQLITE_DONE)
+		error = db_fail(c->db,
+		                "cannot read the targets of \"%s\" of "
+		                "\"%s\"",
+		                out->version, repo);
+	else if (n == 0)
+		error = ureg_error_set(UREG_EIO,
+		                       "image release \"%s\" of \"%s\" has no "
+		                       "targets",
+		                       out->version, repo);
+done:
+	stmt_done(s);
+	if (error < 0) {
+		free(list);
+		return error;
+	}
+	out->targets = list;
+	out->ntargets = n;
+	return 0;
+}
+
+/* 1 and the whole release `version` of `repo` in `out`, 0 if none. */
+static int image_load(index_conn *c, const char *repo, const char *version,
+                      ureg_index_image *out)
+{
+	int found, error;
+
+	memset(out, 0, sizeof(*out));
+	if ((found = lookup_row(c, S_IMG_GET, repo, version, fill_image, out,
+	                        "image release")) <= 0)
+		return found;
+	if ((error = image_targets_load(c, repo, out)) < 0) {
+		ureg_index_image_clear(out);
+		return error;
+	}
+	return 1;
+}
+
+int ureg_index_image_put(ureg_index *ix, const char *repo,
+                         const ureg_index_image *img, const char *ns,
+                         const ureg_index_key *first_key)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	ureg_index_image have = {0};
+	char digest[UREG_DIGEST_STRLEN + 1], other[UREG_DIGEST_STRLEN + 1];
+	char manifest[UREG_DIGEST_STRLEN + 1];
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	int found, error;
+
+	if ((error = check_image(repo, img)) < 0 ||
+	    (first_key && ((error = check_text(ns, "namespace")) < 0 ||
+	                   (error = check_key(first_key)) < 0)))
+		return error;
+	if ((error = index_conn_get(&c, ix)) < 0)
+		return error;
+	ureg_digest_format(digest, &img->digest);
+	if ((error = tx_begin(c)) < 0)
+		return error;
+	if (first_key && (error = first_key_put(c, ns, first_key, now)) < 0)
+		goto done;
+	/* a version is one thing: a source package or an image release */
+	if ((found = lookup_row(c, S_PKG_GET, repo, img->version, NULL, NULL,
+	                        "version")) != 0) {
+		error = found < 0
+		                ? found
+		                : ureg_error_set(UREG_EEXISTS,
+		                                 "version %s of %s is already "
+		                                 "published as a source "
+		                                 "package; versions are "
+		                                 "immutable",
+		                                 img->version, repo);
+		goto done;
+	}
+	if ((error = stmt_get(&s, c, S_IMG_PUT)) < 0)
+		goto done;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, img->version) != SQLITE_OK ||
+	    bind_text(s, 3, digest) != SQLITE_OK ||
+	    bind_text(s, 4, img->is_index ? "index" : "manifest") !=
+	            SQLITE_OK ||
+	    bind_text(s, 5, img->key_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 6, now) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		error = db_fail(c->db,
+		                "cannot record image release \"%s\" of \"%s\"",
+		                img->version, repo);
+		goto done;
+	}
+	stmt_done(s);
+	s = NULL;
+	if (sqlite3_changes(c->db) == 0) {
+		if ((found = image_load(c, repo, img->version, &have)) <= 0) {
+			error = found < 0
+			                ? found
+			                : ureg_error_set(UREG_EIO,
+			                                 "image release \"%s\" "
+			                                 "of \"%s\" vanished "
+			                                 "while being recorded",
+			                                 img->version, repo);
+			goto done;
+		}
+		if (!ureg_digest_equal(&have.digest, &img->digest)) {
+			ureg_digest_format(other, &have.digest);
+			error = ureg_error_set(
+			        UREG_EEXISTS,
+			        "version %s of %s is already "
+			        "published with %s; versions are "
+			        "immutable",
+			        img->version, repo, other);
+			goto done;
+		}
+		error = 1;
+		goto done;
+	}
+	for (i = 0; i < img->ntargets; i++) {
+		if ((error = stmt_get(&s, c, S_IMG_TARGET_PUT)) < 0)
+			goto done;
+		ureg_digest_format(manifest, &img->targets[i].manifest);
+		if (bind_text(s, 1, repo) != SQLITE_OK ||
+		    bind_text(s, 2, img->version) != SQLITE_OK ||
+		    bind_text(s, 3, img->targets[i].target) != SQLITE_OK ||
+		    bind_text(s, 4, manifest) != SQLITE_OK ||
+		    sqlite3_step(s) != SQLITE_DONE) {
+			error = db_fail(c->db,
+			                "cannot record target \"%s\" of \"%s\" "
+			                "of \"%s\"",
+			                img->targets[i].target, img->version,
+			                repo);
+			goto done;
+		}
+		stmt_done(s);
+		s = NULL;
+	}
+done:
+	stmt_done(s);
+	ureg_index_image_clear(&have);
+	if (error == 1)
+		return (error = tx_end(c, 0)) < 0 ? error : 1;
+	return tx_end(c, error);
+}
+
+int ureg_index_image_get(ureg_index_image *out, ureg_index *ix,
+                         const char *repo, const char *version)
+{
+	index_conn *c = NULL;
+	int found, error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_text(version, "version")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	if ((found = image_load(c, repo, version, out)) < 0)
+		return found;
+	if (!found)
+		return ureg_error_set(UREG_ENOTFOUND,
+		                      "version \"%s\" of \"%s\" is not a "
+		                      "published image release",
+		                      version, repo);
+	return 0;
+}
+
+int ureg_index_image_find(ureg_index_image *out, ureg_index *ix,
+                          const char *repo, const ureg_digest *digest,
+                          int members)
+{
+	index_conn *c = NULL;
+	ureg_index_image tmp;
+	char name[UREG_DIGEST_STRLEN + 1], *version = NULL;
+	int found, error;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	ureg_digest_format(name, digest);
+	found = lookup_row(c, S_IMG_BY_DIGEST, repo, name, fill_strdup,
+	                   &version, "image release");
+	if (found == 0 && members)
+		found = lookup_row(c, S_IMG_BY_MEMBER, repo, name, fill_strdup,
+		                   &version, "image manifest");
+	if (found > 0 && out) {
+		found = image_load(c, repo, version, &tmp);
+		if (found > 0)
+			*out = tmp;
+	}
+	free(version);
+	return found;
+}
+
+/* --- channels ------------------------------------------------------------- */
+
+static int check_move_args(const char *repo, const char *channel)
+{
+	int error;
+
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_short(channel, UREG_INDEX_VERSION_MAX, "channel")) <
+	            0)
+		return error;
+	return 0;
+}
+
+/* Fills `out` from the MOVE_COLUMNS of the current row. */
+static int move_from_row(ureg_index_channel_move *out, sqlite3_stmt *s)
+{
+	const char *kind = (const char *)sqlite3_column_text(s, 4);
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	out->seq = sqlite3_column_int64(s, 0);
+	out->has_from = sqlite3_column_type(s, 1) != SQLITE_NULL;
+	out->rollback = kind && strcmp(kind, "rollback") == 0;
+	out->at = sqlite3_column_int64(s, 6);
+	if ((out->has_from && (error = col_digest(&out->from, s, 1)) < 0) ||
+	    (error = col_digest(&out->to, s, 2)) < 0 ||
+	    (error = col_copy(out->version, sizeof(out->version), s, 3,
+	                      "version")) < 0 ||
+	    (error = col_copy(out->who, sizeof(out->who), s, 5, "mover")) < 0)
+		return error;
+	return 0;
+}
+
+/* 1 and the newest move of the channel, 0 if it never moved. */
+static int channel_last(ureg_index_channel_move *out, index_conn *c,
+                        const char *repo, const char *channel)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	if ((error = stmt_get(&s, c, S_CHAN_HISTORY)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, channel) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, 1) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		error = (error = move_from_row(out, s)) < 0 ? error : 1;
+	else if (rc == SQLITE_DONE)
+		error = 0;
+	else
+		error = db_fail(c->db, "cannot read channel \"%s\" of \"%s\"",
+		                channel, repo);
+	stmt_done(s);
+	return error;
+}
+
+/* The conditional part of a move: `last` is the newest move if `exists`. */
+static int expect_check(const ureg_index_expect *e, int exists,
+                        const ureg_index_channel_move *last, const char *repo,
+                        const char *channel)
+{
+	char have[UREG_DIGEST_STRLEN + 1], want[UREG_DIGEST_STRLEN + 1];
+
+	if (!e || e->kind == UREG_INDEX_EXPECT_ANY)
+		return 0;
+	if (exists)
+		ureg_digest_format(have, &last->to);
+	if (e->kind == UREG_INDEX_EXPECT_ABSENT) {
+		if (!exists)
+			return 0;
+		return ureg_error_set(UREG_ECONFLICT,
+		                      "channel %s of %s points at %s already; "
+		                      "the move expected it not to exist",
+		                      channel, repo, have);
+	}
+	ureg_digest_format(want, &e->digest);
+	if (!exists)
+		return ureg_error_set(
+		        UREG_ECONFLICT,
+		        "channel %s of %s does not exist yet; the "
+		        "move expected it at %s",
+		        channel, repo, want);
+	if (!ureg_digest_equal(&last->to, &e->digest))
+		return ureg_error_set(UREG_ECONFLICT,
+		                      "channel %s of %s points at %s, not at "
+		                      "%s as the move expected: it moved "
+		                      "meanwhile",
+		                      channel, repo, have, want);
+	return 0;
+}
+
+/* Inside a transaction: appends a move from `last` (NULL: the first) to
+ * `to` and points the tag at `to`; the new row goes to `out`. */
+static int channel_append(ureg_index_channel_move *out, index_conn *c,
+                          const char *repo, const char *channel,
+                          const ureg_index_channel_move *last,
+                          const ureg_digest *to, const char *version,
+                          int rollback, const char *who, int64_t now)
+{
+	sqlite3_stmt *s = NULL;
+	char from[UREG_DIGEST_STRLEN + 1], dest[UREG_DIGEST_STRLEN + 1];
+	int64_t rid = 0, seq = last ? last->seq + 1 : 1;
+	int found, error = 0;
+
+	ureg_digest_format(dest, to);
+	if (last)
+		ureg_digest_format(from, &last->to);
+	/* the release's manifest row comes with its version tag */
+	if ((found = lookup_row(c, S_MAN_EXISTS, repo, dest, NULL, NULL,
+	                        "manifest")) <= 0)
+		return found < 0 ? found
+		                 : ureg_error_set(UREG_ECONFLICT,
+		                                  "manifest %s is not in %s "
+		                                  "(yet)",
+		                                  dest, repo);
+	if ((found = repo_id(&rid, c, repo)) <= 0)
+		return found < 0 ? found
+		                 : ureg_error_set(UREG_EIO,
+		                                  "repository \"%s\" has a "
+		                                  "manifest but no row",
+		                                  repo);
+	if ((error = stmt_get(&s, c, S_CHAN_PUT)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, channel) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, seq) != SQLITE_OK ||
+	    bind_text(s, 4, last ? from : NULL) != SQLITE_OK ||
+	    bind_text(s, 5, dest) != SQLITE_OK ||
+	    bind_text(s, 6, version) != SQLITE_OK ||
+	    bind_text(s, 7, rollback ? "rollback" : "promote") != SQLITE_OK ||
+	    bind_text(s, 8, who) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 9, now) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		error = db_fail(c->db,
+		                "cannot record a move of channel \"%s\" "
+		                "of \"%s\"",
+		                channel, repo);
+		goto done;
+	}
+	stmt_done(s);
+	s = NULL;
+	if ((error = stmt_get(&s, c, S_TAG_PUT)) < 0)
+		goto done;
+	if (sqlite3_bind_int64(s, 1, rid) != SQLITE_OK ||
+	    bind_text(s, 2, channel) != SQLITE_OK ||
+	    bind_text(s, 3, dest) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		error = db_fail(c->db,
+		                "cannot point tag \"%s\" of \"%s\" at %s",
+		                channel, repo, dest);
+		goto done;
+	}
+	memset(out, 0, sizeof(*out));
+	out->seq = seq;
+	out->has_from = last != NULL;
+	if (last)
+		out->from = last->to;
+	out->to = *to;
+	snprintf(out->version, sizeof(out->version), "%s", version);
+	snprintf(out->who, sizeof(out->who), "%s", who);
+	out->rollback = rollback;
+	out->at = now;
+done:
+	stmt_done(s);
+	return error;
+}
+
+/* The common start of a move, inside the transaction: the newest move
+ * (1 in the result if there is one), the expectation, and a tag of that
+ * name that is not the channel's. */
+static int move_begin(ureg_index_channel_move *last, index_conn *c,
+                      const char *repo, const char *channel,
+                      const ureg_index_expect *expect)
+{
+	int exists, found, error;
+
+	if ((exists = channel_last(last, c, repo, channel)) < 0)
+		return exists;
+	if ((error = expect_check(expect, exists, last, repo, channel)) < 0)
+		return error;
+	if (!exists && (found = lookup_row(c, S_TAG_GET, repo, channel, NULL,
+	                                   NULL, "tag")) != 0)
+		return found < 0
+		               ? found
+		               : ureg_error_set(UREG_ECONFLICT,
+		                                "tag \"%s\" of %s is an "
+		                                "ordinary tag, not a channel; "
+		                                "delete it before using the "
+		                                "name as a channel",
+		                                channel, repo);
+	return exists;
+}
+
+int ureg_index_channel_promote(ureg_index_channel_move *out, ureg_index *ix,
+                               const char *repo, const char *channel,
+                               const ureg_digest *to, const char *version,
+                               const char *who, int64_t now,
+                               const ureg_index_expect *expect)
+{
+	index_conn *c = NULL;
+	ureg_index_channel_move last;
+	int exists, error;
+
+	memset(out, 0, sizeof(*out));
+	memset(&last, 0, sizeof(last));
+	if ((error = check_move_args(repo, channel)) < 0 ||
+	    (error = check_short(version, UREG_INDEX_VERSION_MAX, "version")) <
+	            0 ||
+	    (error = check_short(who, UREG_INDEX_WHO_MAX, "mover")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	if ((error = tx_begin(c)) < 0)
+		return error;
+	if ((exists = move_begin(&last, c, repo, channel, expect)) < 0) {
+		error = exists;
+		goto done;
+	}
+	if (exists && ureg_digest_equal(&last.to, to)) {
+		*out = last;
+		error = 1;
+		goto done;
+	}
+	error = channel_append(out, c, repo, channel, exists ? &last : NULL, to,
+	                       version, 0, who, now);
+done:
+	if (error == 1)
+		return (error = tx_end(c, 0)) < 0 ? error : 1;
+	return tx_end(c, error);
+}
+
+/* Inside a transaction: the release the next rollback goes back to.
+ * Walking the history newest first, each rollback row cancels the next
+ * older promotion; the first promotion left is the one to undo, and the
+ * row before it names its `from`. 1 with the digest and version, 0 if
+ * that promotion was the channel's first move (nothing to go back to). */
+static int rollback_target(ureg_digest *to, char *version, size_t vlen,
+                           index_conn *c, const char *repo, const char *channel)
+{
+	sqlite3_stmt *s = NULL;
+	ureg_index_channel_move row;
+	int64_t skip = 0, undo = 0;
+	int rc = SQLITE_DONE, found = 0, error;
+
+	if ((error = stmt_get(&s, c, S_CHAN_HISTORY)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, channel) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, INT64_MAX) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if ((error = move_from_row(&row, s)) < 0)
+				goto done;
+			if (undo) {
+				/* the move before the undone one */
+				if (!ureg_digest_equal(&row.to, to))
+					break;
+				snprintf(version, vlen, "%s", row.version);
+				found = 1;
+				goto done;
+			}
+			if (row.rollback) {
+				skip++;
+			} else if (skip > 0) {
+				skip--;
+			} else if (!row.has_from) {
+				goto done;
+			} else {
+				*to = row.from;
+				undo = row.seq;
+			}
+		}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		error = db_fail(c->db, "cannot read channel \"%s\" of \"%s\"",
+		                channel, repo);
+	else if (undo)
+		error = ureg_error_set(UREG_EIO,
+		                       "history of channel \"%s\" of \"%s\" is "
+		                       "inconsistent at move %lld",
+		                       channel, repo, (long long)undo);
+done:
+	stmt_done(s);
+	return error < 0 ? error : found;
+}
+
+int ureg_index_channel_rollback(ureg_index_channel_move *out, ureg_index *ix,
+                                const char *repo, const char *channel,
+                                const char *who, int64_t now,
+                                const ureg_index_expect *expect)
+{
+	index_conn *c = NULL;
+	ureg_index_channel_move last;
+	ureg_digest to;
+	char version[UREG_INDEX_VERSION_MAX + 1];
+	int exists, found, error;
+
+	memset(out, 0, sizeof(*out));
+	memset(&last, 0, sizeof(last));
+	if ((error = check_move_args(repo, channel)) < 0 ||
+	    (error = check_short(who, UREG_INDEX_WHO_MAX, "mover")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	if ((error = tx_begin(c)) < 0)
+		return error;
+	if ((exists = move_begin(&last, c, repo, channel, expect)) <= 0) {
+		error = exists < 0
+		                ? exists
+		                : ureg_error_set(UREG_ENOTFOUND,
+		                                 "channel %s of %s has never "
+		                                 "moved",
+		                                 channel, repo);
+		goto done;
+	}
+	if ((found = rollback_target(&to, version, sizeof(version), c, repo,
+	                             channel)) <= 0) {
+		error = found < 0 ? found
+		                  : ureg_error_set(UREG_ECONFLICT,
+		                                   "channel %s of %s has no "
+		                                   "earlier release to roll "
+		                                   "back to",
+		                                   channel, repo);
+		goto done;
+	}
+	error = channel_append(out, c, repo, channel, &last, &to, version, 1,
+	                       who, now);
+done:
+	return tx_end(c, error);
+}
+
+int ureg_index_channel_history(ureg_index_channel_move **out, size_t *count,
+                               ureg_index *ix, const char *repo,
+                               const char *channel, size_t limit)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	ureg_index_channel_move *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE, error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = check_move_args(repo, channel)) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_CHAN_HISTORY)) < 0)
+		return error;
+	if (limit > INDEX_REFS_MAX)
+		limit = INDEX_REFS_MAX;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, channel) != SQLITE_OK ||
+	    bind_u64(s, 3, limit) != SQLITE_OK) {
+		error = db_fail(c->db, "cannot read channel \"%s\" of \"%s\"",
+		                channel, repo);
+		goto done;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			ureg_index_channel_move *tmp;
+
+			if (!(tmp = realloc(list, ncap * sizeof(*list)))) {
+				error = ureg_error_set(UREG_ENOMEM,
+				                       "out of memory");
+				goto done;
+			}
+			list = tmp;
+			cap = ncap;
+		}
+		if ((error = move_from_row(&list[n], s)) < 0)
+			goto done;
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		error = db_fail(c->db, "cannot read channel \"%s\" of \"%s\"",
+		                channel, repo);
+done:
+	stmt_done(s);
+	if (error < 0) {
+		free(list);
+		return error;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+int ureg_index_channel_exists(ureg_index *ix, const char *repo,
+                              const char *channel)
+{
+	index_conn *c = NULL;
+	int error;
+
+	if ((error = check_move_args(repo, channel)) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	return lookup_row(c, S_CHAN_EXISTS, repo, channel, NULL, NULL,
+	                  "channel");
 }
 
 /* --- integrity ------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The SQLite index of a registry root (ROOT/index.db): repositories, blob
  * links, manifests, tags, referrers, upload sessions, tokens, published
- * source packages and namespace keys. WAL mode,
+ * source packages, namespace keys, image releases and channels. WAL mode,
  * synchronous=FULL, schema version in PRAGMA user_version with migrations.
  * Rows are written only after the blobs they name are durable. */
 #ifndef UREG_STORE_INDEX_H
@@ -233,6 +233,117 @@ int ureg_index_key_list(ureg_index_key **out, size_t *count,
  * UREG_ENOTFOUND if the namespace has no such key. */
 int ureg_index_key_revoke(ureg_index *index, const char *namespace_,
 			  const char *key_id, int64_t now) UREG_WARN_UNUSED;
+
+/* --- unikernel image releases and channels (schema version 3) ---------- */
+
+/* Longest target name, version, and mover identity the index stores. */
+#define UREG_INDEX_TARGET_MAX 64
+#define UREG_INDEX_VERSION_MAX 128
+#define UREG_INDEX_WHO_MAX 128
+/* Most targets one image release may have. */
+#define UREG_INDEX_IMAGE_TARGETS_MAX 32
+
+/* One image of a release: its target and image manifest. */
+typedef struct {
+	char target[UREG_INDEX_TARGET_MAX + 1];
+	ureg_digest manifest;
+} ureg_index_image_target;
+
+/* A published image release (docs/images.md): the version tag points at
+ * `digest`, an image manifest (one target, whose manifest is `digest`
+ * itself) or an image index (one manifest per target). */
+typedef struct {
+	char *version; /* never NULL in results */
+	ureg_digest digest;
+	int is_index;
+	ureg_index_image_target *targets; /* sorted by target in results */
+	size_t ntargets;
+	char key_id[UREG_INDEX_KEY_ID_MAX + 1]; /* the signer's */
+	int64_t created;                        /* unix seconds */
+} ureg_index_image;
+
+/* Frees what the release holds (not the struct). NULL-safe. */
+void ureg_index_image_clear(ureg_index_image *img);
+
+/* Records a published image release of `repo` (img->created is ignored:
+ * now), with its targets, and registers `first_key` as in
+ * ureg_index_package_put, all in one transaction. 0 if added, 1 if the
+ * version was there with the same digest (nothing changed), UREG_EEXISTS
+ * (naming both digests) if it exists with another. */
+int ureg_index_image_put(ureg_index *index, const char *repo,
+			 const ureg_index_image *img, const char *namespace_,
+			 const ureg_index_key *first_key) UREG_WARN_UNUSED;
+
+/* UREG_ENOTFOUND if `repo` has no such image release. */
+int ureg_index_image_get(ureg_index_image *out, ureg_index *index,
+			 const char *repo, const char *version) UREG_WARN_UNUSED;
+
+/* 1 and (if `out` is not NULL) the release of `repo` whose version tag
+ * points at `digest` -- or, with `members` set, that also has `digest` as
+ * one of its image manifests -- 0 if none. */
+int ureg_index_image_find(ureg_index_image *out, ureg_index *index,
+			  const char *repo, const ureg_digest *digest,
+			  int members) UREG_WARN_UNUSED;
+
+/* One move of a channel; `from` is unset for its first move. */
+typedef struct {
+	int64_t seq; /* 1, 2, ... per channel */
+	int has_from;
+	ureg_digest from;
+	ureg_digest to;
+	char version[UREG_INDEX_VERSION_MAX + 1]; /* the release at `to` */
+	char who[UREG_INDEX_WHO_MAX + 1];
+	int rollback; /* made by a rollback rather than a promotion */
+	int64_t at;   /* unix seconds */
+} ureg_index_channel_move;
+
+/* What a conditional move expects the channel to point at now. */
+enum {
+	UREG_INDEX_EXPECT_ANY = 0, /* unconditional */
+	UREG_INDEX_EXPECT_ABSENT,  /* the channel never moved */
+	UREG_INDEX_EXPECT_DIGEST,  /* it points at `digest` */
+};
+
+typedef struct {
+	int kind; /* UREG_INDEX_EXPECT_* */
+	ureg_digest digest;
+} ureg_index_expect;
+
+/* In one transaction: checks `expect` (NULL: any), appends the move to
+ * `version` at `to` (a manifest of `repo`) to the channel's history and
+ * points the tag `channel` at `to`. 0 and the new row in `out`; 1 and
+ * the last row if the channel points at `to` already (no row is added).
+ * UREG_ECONFLICT when the expectation fails (the message names the
+ * current digest), when `channel` is a tag that is not a channel, or
+ * when `to` is not a manifest of `repo` (yet). Callers check that `to`
+ * is a published release. */
+int ureg_index_channel_promote(ureg_index_channel_move *out, ureg_index *index,
+			    const char *repo, const char *channel,
+			    const ureg_digest *to, const char *version,
+			    const char *who, int64_t now,
+			    const ureg_index_expect *expect) UREG_WARN_UNUSED;
+
+/* Undoes the channel's last promotion not undone yet (rollbacks stack:
+ * two rollbacks go back two promotions), the same way: checks `expect`,
+ * appends a rollback row, moves the tag. 0 and the new row in `out`.
+ * UREG_ENOTFOUND if the channel never moved; UREG_ECONFLICT if there is
+ * no earlier release to go back to or the expectation fails. */
+int ureg_index_channel_rollback(ureg_index_channel_move *out,
+				ureg_index *index, const char *repo,
+				const char *channel, const char *who,
+				int64_t now,
+				const ureg_index_expect *expect) UREG_WARN_UNUSED;
+
+/* The newest `limit` moves of the channel, newest first; free the list
+ * with free(). An empty list if the channel never moved. */
+int ureg_index_channel_history(ureg_index_channel_move **out, size_t *count,
+			       ureg_index *index, const char *repo,
+			       const char *channel,
+			       size_t limit) UREG_WARN_UNUSED;
+
+/* 1 if `channel` of `repo` has moved at least once, else 0. */
+int ureg_index_channel_exists(ureg_index *index, const char *repo,
+			      const char *channel) UREG_WARN_UNUSED;
 
 /* --- integrity ----------------------------------------------------------- */
 

@@ -333,7 +333,8 @@ static void test_bad_arguments(void **state)
 }
 
 /* A version 1 database (as the previous build wrote it, made here by
- * dropping the version 2 tables) is migrated on open, keeping its rows. */
+ * dropping the tables of versions 2 and 3) is migrated on open, keeping
+ * its rows. */
 static void test_migrate_from_v1(void **state)
 {
 	fixture *f = *state;
@@ -343,6 +344,8 @@ static void test_migrate_from_v1(void **state)
 	char *out = NULL;
 	const char *argv[] = {"/usr/bin/sqlite3", f->db,
 	                      "DROP TABLE packages; DROP TABLE namespace_keys; "
+	                      "DROP TABLE image_targets; DROP TABLE images; "
+	                      "DROP TABLE channel_moves; "
 	                      "PRAGMA user_version = 1;",
 	                      NULL};
 	ureg_index_package row;
