@@ -3,7 +3,8 @@
 # `make run`: starts the registry on its defaults (root $XDG_DATA_HOME/ureg,
 # 127.0.0.1:5000) and walks through what a team does with it: make a key,
 # publish signed source packages, lock a project for unix and hvt at once,
-# fetch the locked sources, verify; then keeps serving until Ctrl-C.
+# fetch the locked sources, push a unikernel image, promote and roll back a
+# channel, pull it by channel and boot it; then keeps serving until Ctrl-C.
 set -eu
 UREG=$(realpath "${1:-build/ureg}")
 LISTEN=${UREG_LISTEN:-127.0.0.1:5000}
@@ -58,6 +59,26 @@ sed 's/^/   /' "$APP/ureg.lock" | head -40
 if "$UREG" help 2>/dev/null | grep -q '^  fetch'; then
   step "ureg fetch: verified, cached, extracted into deps/"
   (cd "$APP" && "$UREG" fetch) && find "$APP/deps" -type f | sed "s#$APP/#   #"
+fi
+
+step "ureg push-image: a tiny unikernel that knows its target, signed"
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+bash "$SRC/examples/hello-unikernel/build.sh" "$WORK/kernel" v1 >/dev/null
+bash "$SRC/examples/hello-unikernel/build.sh" "$WORK/kernel" v2 >/dev/null
+"$UREG" push-image "$WORK/kernel/hello-v1.elf" --target qemu --name demo/hello --version 1.0.0 --lock "$APP/ureg.lock"
+"$UREG" push-image "$WORK/kernel/hello-v2.elf" --target qemu --name demo/hello --version 1.1.0 --lock "$APP/ureg.lock"
+
+step "ureg promote / rollback: channels with history"
+"$UREG" promote demo/hello@1.0.0 production
+"$UREG" promote demo/hello@1.1.0 production
+"$UREG" rollback demo/hello production
+"$UREG" history demo/hello production
+
+step "ureg pull demo/hello@production -o hello.elf, then boot it"
+"$UREG" pull demo/hello@production -o "$WORK/hello.elf"
+if command -v qemu-system-x86_64 >/dev/null; then
+  timeout 30 qemu-system-x86_64 -kernel "$WORK/hello.elf" -nographic -no-reboot -m 32 \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null 2>/dev/null | grep hello || true
 fi
 
 step "plain OCI works too: the catalog and a tag list"
