@@ -518,7 +518,7 @@ int ureg_http_start(ureg_http **out, const ureg_http_options *opts,
 	        MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
 	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip,
 	        MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_seconds,
-	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 	        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
 	        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, http, MHD_OPTION_END);

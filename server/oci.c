@@ -527,31 +527,22 @@ static int accepts(ureg_http_request *req, const char *media_type)
 	return 0;
 }
 
-static int resolve_ref(ureg_oci *oci, oci_req *r, ureg_http_request *req)
-{
-	int error;
-
-	if (r->ref_is_digest)
-		return 0;
-	if ((error = ureg_index_tag_resolve(&r->digest, oci->index, r->name,
-	                                    r->ref)) < 0) {
-		store_error(req, error, "MANIFEST_UNKNOWN");
-		return -1;
-	}
-	return 0;
-}
-
 static void manifest_get(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 {
 	ureg_index_manifest m = {0};
 	uint64_t size = 0;
 	int fd = -1, error;
 
-	if (authorize(oci, req, "pull", r->name) < 0 ||
-	    resolve_ref(oci, r, req) < 0)
+	if (authorize(oci, req, "pull", r->name) < 0)
 		return;
-	if ((error = ureg_index_manifest_get(&m, oci->index, r->name,
-	                                     &r->digest)) < 0) {
+	/* by tag: tag and manifest row in one query */
+	if (r->ref_is_digest)
+		error = ureg_index_manifest_get(&m, oci->index, r->name,
+		                                &r->digest);
+	else if ((error = ureg_index_tag_manifest(&m, oci->index, r->name,
+	                                          r->ref)) == 0)
+		r->digest = m.digest;
+	if (error < 0) {
 		store_error(req, error, "MANIFEST_UNKNOWN");
 		return;
 	}

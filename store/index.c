@@ -188,6 +188,7 @@ enum {
 	S_MAN_DEL_REFS,
 	S_MAN_DEL,
 	S_TAG_GET,
+	S_TAG_MAN_GET,
 	S_TAG_LIST,
 	S_TAG_DEL,
 	S_REFERRERS,
@@ -270,6 +271,12 @@ static const char *const index_sql[S_COUNT] = {
                       "digest = ?2",
         [S_TAG_GET] = "SELECT t.digest FROM tags t JOIN repositories r "
                       "ON r.id = t.repo_id WHERE r.name = ?1 AND t.name = ?2",
+        [S_TAG_MAN_GET] = "SELECT m.size, m.media_type, m.artifact_type, "
+                          "m.subject, m.annotations, t.digest FROM tags t "
+                          "JOIN repositories r ON r.id = t.repo_id "
+                          "JOIN manifests m ON m.repo_id = t.repo_id AND "
+                          "m.digest = t.digest "
+                          "WHERE r.name = ?1 AND t.name = ?2",
         [S_TAG_LIST] = "SELECT t.name FROM tags t JOIN repositories r "
                        "ON r.id = t.repo_id WHERE r.name = ?1 AND "
                        "t.name > ?2 ORDER BY t.name LIMIT ?3",
@@ -1323,6 +1330,42 @@ int ureg_index_tag_resolve(ureg_digest *out, ureg_index *ix, const char *repo,
 		error = db_fail(c->db, "cannot resolve tag \"%s\" in \"%s\"",
 		                tag, repo);
 	stmt_done(s);
+	return error;
+}
+
+/* One query for the hot path of a pull by tag: the tag's manifest row. */
+int ureg_index_tag_manifest(ureg_index_manifest *out, ureg_index *ix,
+                            const char *repo, const char *tag)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc, error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = check_text(tag, "tag")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_TAG_MAN_GET)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    bind_text(s, 2, tag) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if ((error = col_digest(&out->digest, s, 5)) == 0)
+			error = manifest_from_row(out, s, 0);
+	} else if (rc == SQLITE_DONE) {
+		error = ureg_error_set(UREG_ENOTFOUND,
+		                       "tag \"%s\" not found in \"%s\"", tag,
+		                       repo);
+	} else {
+		error = db_fail(c->db, "cannot resolve tag \"%s\" in \"%s\"",
+		                tag, repo);
+	}
+	stmt_done(s);
+	if (error < 0)
+		ureg_index_manifest_clear(out);
 	return error;
 }
 

@@ -96,6 +96,11 @@ int ureg_index_manifest_delete(ureg_index *index, const char *repo,
 int ureg_index_tag_resolve(ureg_digest *out, ureg_index *index,
 			   const char *repo, const char *tag) UREG_WARN_UNUSED;
 
+/* The manifest row a tag points at, in one query (digest included).
+ * UREG_ENOTFOUND if the tag does not exist. */
+int ureg_index_tag_manifest(ureg_index_manifest *out, ureg_index *index,
+			    const char *repo, const char *tag) UREG_WARN_UNUSED;
+
 /* Tags sorted bytewise, strictly after `after` (NULL: from the start), at
  * most `limit`. An unknown repository gives UREG_ENOTFOUND. */
 int ureg_index_tag_list(char ***out, size_t *count, ureg_index *index,
