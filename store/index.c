@@ -3,6 +3,7 @@
  * schema migrations keyed on PRAGMA user_version, and every multi-table
  * write in one IMMEDIATE transaction. The only file that sees sqlite3.h. */
 #include "store/index.h"
+#include "store/name.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -366,14 +367,30 @@ static const char *const index_sql[S_COUNT] = {
                           "AND channel = ?2 LIMIT 1",
 };
 
+/* Blob links a thread has seen, so a pull of a hot blob costs no SQLite
+ * transaction. Links are only ever removed by ureg_index_blob_unlink,
+ * which bumps the index's generation and so empties every thread's cache
+ * before its next lookup. */
+#define LINK_CACHE_SLOTS 512
+
+typedef struct {
+	ureg_digest digest;
+	uint64_t size;
+	char repo[UREG_NAME_MAX + 1];
+	int used;
+} link_cache_entry;
+
 typedef struct index_conn {
 	ureg_index *owner;
 	sqlite3 *db;
 	struct index_conn *prev, *next;
 	sqlite3_stmt *stmts[S_COUNT];
+	uint64_t link_generation;
+	link_cache_entry links[LINK_CACHE_SLOTS];
 } index_conn;
 
 struct ureg_index {
+	uint64_t link_generation; /* bumped on every unlink */
 	char *path;
 	pthread_key_t key;
 	int key_ok;
@@ -992,7 +1009,11 @@ int ureg_index_blob_link(ureg_index *ix, const char *repo,
 		                repo);
 done:
 	stmt_done(s);
-	return tx_end(c, error);
+	error = tx_end(c, error);
+	/* a re-link may change the size cached threads hold */
+	if (error == 0)
+		__atomic_add_fetch(&ix->link_generation, 1, __ATOMIC_RELEASE);
+	return error;
 }
 
 int ureg_index_blob_linked(ureg_index *ix, const char *repo,
@@ -1003,9 +1024,30 @@ int ureg_index_blob_linked(ureg_index *ix, const char *repo,
 	char name[UREG_DIGEST_STRLEN + 1];
 	int rc, error;
 
+	uint64_t generation;
+	link_cache_entry *slot;
+	size_t h = 5381, i;
+
 	if ((error = check_text(repo, "repository name")) < 0 ||
-	    (error = index_conn_get(&c, ix)) < 0 ||
-	    (error = stmt_get(&s, c, S_LINK_GET)) < 0)
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	generation = __atomic_load_n(&ix->link_generation, __ATOMIC_ACQUIRE);
+	if (c->link_generation != generation) {
+		memset(c->links, 0, sizeof(c->links));
+		c->link_generation = generation;
+	}
+	for (i = 0; repo[i]; i++)
+		h = h * 33 + (unsigned char)repo[i];
+	for (i = 0; i < 8; i++)
+		h = h * 33 + digest->bytes[i];
+	slot = &c->links[h % LINK_CACHE_SLOTS];
+	if (slot->used && ureg_digest_equal(&slot->digest, digest) &&
+	    strcmp(slot->repo, repo) == 0) {
+		if (size_out)
+			*size_out = slot->size;
+		return 1;
+	}
+	if ((error = stmt_get(&s, c, S_LINK_GET)) < 0)
 		return error;
 	ureg_digest_format(name, digest);
 	if (bind_text(s, 1, repo) != SQLITE_OK ||
@@ -1014,8 +1056,15 @@ int ureg_index_blob_linked(ureg_index *ix, const char *repo,
 	else
 		rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
+		uint64_t size = (uint64_t)sqlite3_column_int64(s, 0);
 		if (size_out)
-			*size_out = (uint64_t)sqlite3_column_int64(s, 0);
+			*size_out = size;
+		if (strlen(repo) <= UREG_NAME_MAX) {
+			slot->digest = *digest;
+			slot->size = size;
+			memcpy(slot->repo, repo, strlen(repo) + 1);
+			slot->used = 1;
+		}
 		error = 1;
 	} else if (rc == SQLITE_DONE) {
 		error = 0;
@@ -1050,6 +1099,10 @@ int ureg_index_blob_unlink(ureg_index *ix, const char *repo,
 		                       "blob %s is not linked into \"%s\"",
 		                       name, repo);
 	stmt_done(s);
+	/* after the delete: every thread's link cache, filled under an older
+	 * generation, is emptied before its next lookup */
+	if (error == 0)
+		__atomic_add_fetch(&ix->link_generation, 1, __ATOMIC_RELEASE);
 	return error;
 }
 

@@ -927,6 +927,47 @@ static void test_free_with_live_threads(void **state)
 	                 1);
 }
 
+/* Another thread that has the link cached sees the unlink at once. */
+typedef struct {
+	ureg_index *index;
+	ureg_digest digest;
+	int result;
+} link_probe;
+
+static void *probe_link(void *arg)
+{
+	link_probe *p = arg;
+
+	p->result = ureg_index_blob_linked(p->index, "r", &p->digest, NULL);
+	return NULL;
+}
+
+static int probe_in_thread(link_probe *p)
+{
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, probe_link, p), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	return p->result;
+}
+
+static void test_blob_link_cache_across_threads(void **state)
+{
+	fixture *f = *state;
+	link_probe p = {f->index, dg("cached"), -1};
+
+	assert_int_equal(ureg_index_blob_link(f->index, "r", &p.digest, 5), 0);
+	/* this thread and another both learn the link */
+	assert_int_equal(ureg_index_blob_linked(f->index, "r", &p.digest, NULL),
+	                 1);
+	assert_int_equal(probe_in_thread(&p), 1);
+	assert_int_equal(ureg_index_blob_unlink(f->index, "r", &p.digest), 0);
+	/* neither may answer from what it cached */
+	assert_int_equal(ureg_index_blob_linked(f->index, "r", &p.digest, NULL),
+	                 0);
+	assert_int_equal(probe_in_thread(&p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -940,6 +981,8 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_blob_links, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_blob_link_cache_across_threads, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_manifest_put_get_tags,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_tag_list_pagination, setup,
