@@ -108,6 +108,10 @@ struct ureg_resolver {
 	int loading; /* index of the shared node being loaded, else -1 */
 	char *explanation;
 	int solved;
+	/* after a successful solve: the shared nodes decided, sorted by name,
+	 * so that reading every result is not quadratic */
+	int *results;
+	size_t nresults;
 };
 
 /* --- small helpers
@@ -825,7 +829,8 @@ static int propagate(ureg_resolver *r, int start)
 		size_t j;
 
 		for (j = r->pkgs[pidx].nincompats; j-- > 0;) {
-			int inc_idx = r->pkgs[pidx].incompats[j], unsat, root = -1;
+			int inc_idx = r->pkgs[pidx].incompats[j], unsat,
+			    root = -1;
 			enum relation rel = check(r, &r->incs[inc_idx], &unsat);
 
 			if (rel == SATISFIED) {
@@ -1322,6 +1327,7 @@ void ureg_resolver_free(ureg_resolver *r)
 	}
 	free(r->prefs);
 	free(r->explanation);
+	free(r->results);
 	free(r);
 }
 
@@ -1449,6 +1455,40 @@ int ureg_resolver_prefer(ureg_resolver *r, const char *name,
 	return 0;
 }
 
+static int shared_decided(const pkg *p)
+{
+	return p->target == SHARED && p->decided;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const pkg *const *)a)->name,
+	              (*(const pkg *const *)b)->name);
+}
+
+/* The chosen packages sorted by name, once, so that reading every result
+ * is not quadratic (ureg_resolver_result). */
+static int sort_results(ureg_resolver *r)
+{
+	const pkg **list;
+	size_t i, n = 0;
+
+	if (!(list = calloc(r->npkgs + 1, sizeof(*list))) ||
+	    !(r->results = calloc(r->npkgs + 1, sizeof(int)))) {
+		free(list);
+		return oom();
+	}
+	for (i = 0; i < r->npkgs; i++)
+		if (shared_decided(&r->pkgs[i]))
+			list[n++] = &r->pkgs[i];
+	qsort(list, n, sizeof(*list), name_cmp);
+	for (i = 0; i < n; i++)
+		r->results[i] = (int)(list[i] - r->pkgs);
+	r->nresults = n;
+	free(list);
+	return 0;
+}
+
 int ureg_resolver_solve(ureg_resolver *r)
 {
 	int root = -1, error, done = 0;
@@ -1481,23 +1521,12 @@ int ureg_resolver_solve(ureg_resolver *r)
 	while (!done)
 		if ((error = decide(r, &done)) < 0)
 			return error;
-	return 0;
+	return sort_results(r);
 }
 
 const char *ureg_resolver_explanation(const ureg_resolver *r)
 {
 	return r->explanation ? r->explanation : "";
-}
-
-static int shared_decided(const pkg *p)
-{
-	return p->target == SHARED && p->decided;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp((*(const pkg *const *)a)->name,
-	              (*(const pkg *const *)b)->name);
 }
 
 size_t ureg_resolver_count(const ureg_resolver *r)
@@ -1512,25 +1541,32 @@ size_t ureg_resolver_count(const ureg_resolver *r)
 int ureg_resolver_result(const ureg_resolver *r, size_t idx, const char **name,
                          const char **version)
 {
-	const pkg **list;
+	const pkg **list, *p;
 	size_t i, n = 0, v;
 
-	if (!(list = calloc(r->npkgs + 1, sizeof(*list))))
-		return oom();
-	for (i = 0; i < r->npkgs; i++)
-		if (shared_decided(&r->pkgs[i]))
-			list[n++] = &r->pkgs[i];
-	qsort(list, n, sizeof(*list), name_cmp);
-	if (idx >= n) {
+	if (r->results) { /* sorted once by a successful solve */
+		if (idx >= r->nresults)
+			return ureg_error_set(UREG_ENOTFOUND, "no result %zu",
+			                      idx);
+		p = &r->pkgs[r->results[idx]];
+	} else {
+		if (!(list = calloc(r->npkgs + 1, sizeof(*list))))
+			return oom();
+		for (i = 0; i < r->npkgs; i++)
+			if (shared_decided(&r->pkgs[i]))
+				list[n++] = &r->pkgs[i];
+		qsort(list, n, sizeof(*list), name_cmp);
+		p = idx < n ? list[idx] : NULL;
 		free(list);
-		return ureg_error_set(UREG_ENOTFOUND, "no result %zu", idx);
+		if (!p)
+			return ureg_error_set(UREG_ENOTFOUND, "no result %zu",
+			                      idx);
 	}
-	*name = list[idx]->name;
-	for (v = 0; v < list[idx]->nversions; v++)
-		if (bit(list[idx]->acc, v + 1))
+	*name = p->name;
+	for (v = 0; v < p->nversions; v++)
+		if (bit(p->acc, v + 1))
 			break;
-	*version = list[idx]->versions[v].text;
-	free(list);
+	*version = p->versions[v].text;
 	return 0;
 }
 
