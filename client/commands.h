@@ -12,6 +12,7 @@ int ureg_cmd_verify(int argc, char **argv);
 int ureg_cmd_yank(int argc, char **argv);
 int ureg_cmd_keys(int argc, char **argv);
 int ureg_cmd_lock(int argc, char **argv);
+int ureg_cmd_fetch(int argc, char **argv);
 int ureg_cmd_push_image(int argc, char **argv);
 int ureg_cmd_pull(int argc, char **argv);
 int ureg_cmd_promote(int argc, char **argv);

@@ -647,3 +647,530 @@ int ureg_client_put_manifest(ureg_client *c, const char *repo, const char *ref,
 	ureg_response_clear(&resp);
 	return error;
 }
+
+/* --- parallel GETs ------------------------------------------------------- */
+
+#define BATCH_MAX_PARALLEL 64
+#define BATCH_ERROR_BODY_MAX 65536
+#define BATCH_BUFFER_SIZE (128L * 1024)
+#define BATCH_BACKOFF_MAX_MS 5000
+
+typedef struct batch_xfer batch_xfer;
+
+struct batch_xfer {
+	batch_xfer *next; /* in the ready queue or the retry list */
+	ureg_client_batch *batch;
+	ureg_client_get get; /* path and accept point at our copies */
+	char *url;
+	char *accept_header;
+	CURL *easy; /* while running */
+	struct curl_slist *headers;
+	ureg_response resp;
+	size_t body_cap;
+	long status;           /* of the answer being received */
+	uint64_t received;     /* streamed bytes kept by the sink */
+	uint64_t attempt_from; /* `received` when this attempt started */
+	int64_t range_start;   /* Content-Range of a 206; -1: none */
+	int body_started;      /* this attempt has delivered body bytes */
+	int error;             /* set by a callback: the GET is over */
+	unsigned attempt;
+	uint64_t due_ms; /* retry not before */
+};
+
+struct ureg_client_batch {
+	ureg_client *client;
+	CURLM *multi;
+	unsigned parallel;
+	CURL *pool[BATCH_MAX_PARALLEL]; /* idle easy handles */
+	size_t npool;
+	batch_xfer *ready, *ready_tail; /* FIFO */
+	batch_xfer *waiting;            /* retries, due later */
+	batch_xfer *running[BATCH_MAX_PARALLEL];
+	size_t nrunning;
+	_Atomic int cancelled;
+	size_t requests;
+	uint64_t bytes;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void xfer_free(batch_xfer *x)
+{
+	if (!x)
+		return;
+	curl_slist_free_all(x->headers);
+	ureg_response_clear(&x->resp);
+	free(x->url);
+	free(x->accept_header);
+	free(x);
+}
+
+int ureg_client_batch_new(ureg_client_batch **out, ureg_client *client,
+                          unsigned parallel)
+{
+	ureg_client_batch *b;
+
+	*out = NULL;
+	if (parallel < 1 || parallel > BATCH_MAX_PARALLEL)
+		return ureg_error_set(UREG_EINVALID,
+		                      "parallel transfers \"%u\" is not in "
+		                      "1..%d",
+		                      parallel, BATCH_MAX_PARALLEL);
+	if (!(b = calloc(1, sizeof(*b))))
+		return ureg_error_set(UREG_ENOMEM, "out of memory");
+	b->client = client;
+	b->parallel = parallel;
+	if (!(b->multi = curl_multi_init())) {
+		free(b);
+		return ureg_error_set(UREG_ENOMEM, "cannot create a curl multi "
+		                                   "handle");
+	}
+	curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	                  (long)parallel);
+	curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, (long)parallel);
+	*out = b;
+	return 0;
+}
+
+static void xfer_list_free(batch_xfer *x)
+{
+	while (x) {
+		batch_xfer *next = x->next;
+		xfer_free(x);
+		x = next;
+	}
+}
+
+void ureg_client_batch_free(ureg_client_batch *b)
+{
+	size_t i;
+
+	if (!b)
+		return;
+	for (i = 0; i < b->nrunning; i++) {
+		curl_multi_remove_handle(b->multi, b->running[i]->easy);
+		curl_easy_cleanup(b->running[i]->easy);
+		xfer_free(b->running[i]);
+	}
+	for (i = 0; i < b->npool; i++)
+		curl_easy_cleanup(b->pool[i]);
+	xfer_list_free(b->ready);
+	xfer_list_free(b->waiting);
+	curl_multi_cleanup(b->multi);
+	free(b);
+}
+
+void ureg_client_batch_cancel(ureg_client_batch *b)
+{
+	b->cancelled = 1;
+	curl_multi_wakeup(b->multi);
+}
+
+void ureg_client_batch_stats(const ureg_client_batch *b, size_t *requests,
+                             uint64_t *bytes)
+{
+	if (requests)
+		*requests = b->requests;
+	if (bytes)
+		*bytes = b->bytes;
+}
+
+static void ready_push(ureg_client_batch *b, batch_xfer *x)
+{
+	x->next = NULL;
+	if (b->ready_tail)
+		b->ready_tail->next = x;
+	else
+		b->ready = x;
+	b->ready_tail = x;
+}
+
+int ureg_client_batch_add(ureg_client_batch *b, const ureg_client_get *get)
+{
+	batch_xfer *x = NULL;
+	size_t n;
+
+	if (!get->path || get->path[0] != '/' || !get->done ||
+	    (get->sink && !get->rewind))
+		return ureg_error_set(
+		        UREG_EINVALID,
+		        "batch get of \"%s\" lacks a path, a done "
+		        "or a rewind callback",
+		        get->path ? get->path : "");
+	if (!(x = calloc(1, sizeof(*x))))
+		goto oom;
+	x->batch = b;
+	x->get = *get;
+	n = strlen(b->client->base) + strlen(get->path) + 1;
+	if (!(x->url = malloc(n)))
+		goto oom;
+	snprintf(x->url, n, "%s%s", b->client->base, get->path);
+	if (get->accept) {
+		n = strlen(get->accept) + sizeof("Accept: ");
+		if (!(x->accept_header = malloc(n)))
+			goto oom;
+		snprintf(x->accept_header, n, "Accept: %s", get->accept);
+	}
+	x->get.path = x->url + strlen(b->client->base);
+	x->get.accept = NULL;
+	ready_push(b, x);
+	return 0;
+oom:
+	xfer_free(x);
+	return ureg_error_set(UREG_ENOMEM, "out of memory");
+}
+
+/* Header lines of the answer: a status line starts a new answer (after a
+ * redirect or a 100), so what the previous one set is dropped. */
+static size_t batch_on_header(char *buf, size_t size, size_t n, void *ud)
+{
+	batch_xfer *x = ud;
+	size_t len = size * n;
+
+	if (len >= 12 && strncmp(buf, "HTTP/", 5) == 0) {
+		const char *sp = memchr(buf, ' ', len);
+		long status = 0;
+		int i;
+
+		for (i = 1; sp && i <= 3 && sp + i < buf + len &&
+		            sp[i] >= '0' && sp[i] <= '9';
+		     i++)
+			status = status * 10 + (sp[i] - '0');
+		x->status = status;
+		free(x->resp.location);
+		free(x->resp.content_type);
+		free(x->resp.digest);
+		free(x->resp.etag);
+		x->resp.location = x->resp.content_type = NULL;
+		x->resp.digest = x->resp.etag = NULL;
+		x->range_start = -1;
+		return len;
+	}
+	if (len > 20 && strncasecmp(buf, "Content-Range:", 14) == 0) {
+		/* "Content-Range: bytes START-END/TOTAL" */
+		const char *p = buf + 14, *end = buf + len;
+		int64_t v = 0;
+
+		while (p < end && *p == ' ')
+			p++;
+		if (end - p > 6 && strncmp(p, "bytes ", 6) == 0) {
+			for (p += 6; p < end && *p >= '0' && *p <= '9' &&
+			             v < INT64_MAX / 10 - 10;
+			     p++)
+				v = v * 10 + (*p - '0');
+			x->range_start = p < end && *p == '-' ? v : -1;
+		}
+		return len;
+	}
+	{
+		transfer t;
+
+		memset(&t, 0, sizeof(t));
+		t.resp = &x->resp;
+		return on_header(buf, size, n, &t);
+	}
+}
+
+static int batch_keep(batch_xfer *x, const char *buf, size_t len, size_t cap)
+{
+	size_t need;
+
+	if (len > cap || x->resp.body_len > cap - len)
+		return -1;
+	need = x->resp.body_len + len + 1;
+	if (need > x->body_cap) {
+		size_t ncap = x->body_cap ? x->body_cap : 4096;
+		char *grown;
+
+		while (ncap < need)
+			ncap *= 2;
+		if (!(grown = realloc(x->resp.body, ncap)))
+			return -1;
+		x->resp.body = grown;
+		x->body_cap = ncap;
+	}
+	memcpy(x->resp.body + x->resp.body_len, buf, len);
+	x->resp.body_len += len;
+	x->resp.body[x->resp.body_len] = '\0';
+	return 0;
+}
+
+/* The first body bytes of a resumed attempt: 206 must continue where we
+ * stopped; 200 means the server sent everything again. */
+static int batch_check_resume(batch_xfer *x)
+{
+	if (x->status == 206 && (x->attempt_from == 0 ||
+	                         x->range_start != (int64_t)x->attempt_from))
+		return ureg_error_set(UREG_EIO,
+		                      "GET %s: the registry resumed at byte "
+		                      "%lld, not %llu",
+		                      x->url, (long long)x->range_start,
+		                      (unsigned long long)x->attempt_from);
+	if (x->attempt_from > 0 && x->status != 206) {
+		int error = x->get.rewind(x->get.payload);
+
+		if (error < 0)
+			return error;
+		x->received = 0;
+	}
+	return 0;
+}
+
+static size_t batch_on_body(char *buf, size_t size, size_t n, void *ud)
+{
+	batch_xfer *x = ud;
+	size_t len = size * n;
+	int error;
+
+	if (x->get.sink && (x->status < 200 || x->status > 299)) {
+		/* an error body, for the message: keep its start */
+		size_t room = BATCH_ERROR_BODY_MAX - x->resp.body_len;
+
+		if (batch_keep(x, buf, len < room ? len : room,
+		               BATCH_ERROR_BODY_MAX) < 0) {
+			x->error = ureg_error_set(UREG_ENOMEM, "out of memory");
+			return 0;
+		}
+		return len;
+	}
+	if (!x->get.sink) {
+		size_t cap = x->get.max_body;
+
+		if (batch_keep(x, buf, len, cap) < 0) {
+			x->error = ureg_error_set(UREG_ETOOBIG,
+			                          "GET %s: answer larger than "
+			                          "%zu bytes",
+			                          x->url, cap);
+			return 0;
+		}
+		x->batch->bytes += len;
+		return len;
+	}
+	if (!x->body_started) {
+		x->body_started = 1;
+		if ((error = batch_check_resume(x)) < 0) {
+			x->error = error;
+			return 0;
+		}
+	}
+	if ((uint64_t)len > x->get.max_size ||
+	    x->received > x->get.max_size - (uint64_t)len) {
+		x->error = ureg_error_set(UREG_EDIGEST,
+		                          "GET %s: the registry sent more than "
+		                          "the %llu bytes expected",
+		                          x->url,
+		                          (unsigned long long)x->get.max_size);
+		return 0;
+	}
+	if ((error = x->get.sink(buf, len, x->get.payload)) < 0) {
+		x->error = error;
+		return 0;
+	}
+	x->received += len;
+	x->batch->bytes += len;
+	return len;
+}
+
+static int batch_start(ureg_client_batch *b, batch_xfer *x)
+{
+	ureg_client *c = b->client;
+	struct curl_slist *h = NULL, *tmp;
+	char range[64];
+	CURL *e;
+
+	e = b->npool ? b->pool[--b->npool] : curl_easy_init();
+	if (!e)
+		return ureg_error_set(UREG_ENOMEM,
+		                      "cannot create a curl handle");
+	curl_easy_reset(e);
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	if (c->auth_header && !(h = curl_slist_append(h, c->auth_header)))
+		goto oom;
+	if (x->accept_header && !(tmp = curl_slist_append(h, x->accept_header)))
+		goto oom;
+	else if (x->accept_header)
+		h = tmp;
+	x->attempt_from = x->get.sink ? x->received : 0;
+	if (x->attempt_from > 0) {
+		snprintf(range, sizeof(range), "Range: bytes=%llu-",
+		         (unsigned long long)x->attempt_from);
+		if (!(tmp = curl_slist_append(h, range)))
+			goto oom;
+		h = tmp;
+	}
+	x->headers = h;
+	x->status = 0;
+	x->range_start = -1;
+	x->body_started = 0;
+	x->body_cap = 0;
+	ureg_response_clear(&x->resp);
+	curl_easy_setopt(e, CURLOPT_URL, x->url);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, c->opts.user_agent);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	                 (long)c->opts.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+	                 (long)c->opts.low_speed_seconds);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, BATCH_BUFFER_SIZE);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, batch_on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, batch_on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	if (curl_multi_add_handle(b->multi, e) != CURLM_OK) {
+		curl_easy_cleanup(e);
+		return ureg_error_set(UREG_EIO, "cannot start GET %s", x->url);
+	}
+	x->easy = e;
+	b->running[b->nrunning++] = x;
+	b->requests++;
+	return 0;
+oom:
+	curl_slist_free_all(h);
+	if (b->npool < BATCH_MAX_PARALLEL)
+		b->pool[b->npool++] = e;
+	else
+		curl_easy_cleanup(e);
+	return ureg_error_set(UREG_ENOMEM, "out of memory");
+}
+
+/* Errors worth another attempt: the connection, not the request. */
+static int batch_retryable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Takes a finished transfer off the multi handle; then either schedules
+ * another attempt or calls `done` and frees it. */
+static void batch_finish(ureg_client_batch *b, batch_xfer *x, CURLcode rc)
+{
+	ureg_client *c = b->client;
+	int error = x->error;
+	size_t i;
+
+	curl_multi_remove_handle(b->multi, x->easy);
+	if (b->npool < BATCH_MAX_PARALLEL)
+		b->pool[b->npool++] = x->easy;
+	else
+		curl_easy_cleanup(x->easy);
+	x->easy = NULL;
+	for (i = 0; i < b->nrunning; i++)
+		if (b->running[i] == x) {
+			b->running[i] = b->running[--b->nrunning];
+			break;
+		}
+	if (error == 0 && rc == CURLE_OK && x->status >= 200 &&
+	    x->status < 500) {
+		x->resp.status = x->status;
+		x->get.done(0, &x->resp, x->get.payload);
+		xfer_free(x);
+		return;
+	}
+	if (error == 0 && x->attempt < c->opts.retries &&
+	    (batch_retryable(rc) || (rc == CURLE_OK && x->status >= 500))) {
+		uint64_t delay = 100u << (x->attempt < 6 ? x->attempt : 6);
+
+		if (delay > BATCH_BACKOFF_MAX_MS)
+			delay = BATCH_BACKOFF_MAX_MS;
+		x->attempt++;
+		x->due_ms = mono_ms() + delay;
+		x->next = b->waiting;
+		b->waiting = x;
+		return;
+	}
+	if (error == 0 && rc == CURLE_OK) {
+		/* 5xx after the retries: the last answer, as it was */
+		x->resp.status = x->status;
+	} else if (error == 0) {
+		error = ureg_error_set(UREG_EIO, "GET %s: %s", x->url,
+		                       curl_easy_strerror(rc));
+	}
+	x->get.done(error, &x->resp, x->get.payload);
+	xfer_free(x);
+}
+
+int ureg_client_batch_run(ureg_client_batch *b)
+{
+	int error = 0;
+
+	while (!b->cancelled) {
+		uint64_t now = mono_ms(), next_due = UINT64_MAX;
+		batch_xfer **pp, *x;
+		CURLMsg *msg;
+		int running = 0, left = 0, finished = 0;
+		long timeout;
+
+		for (pp = &b->waiting; (x = *pp) != NULL;) {
+			if (x->due_ms <= now) {
+				*pp = x->next;
+				ready_push(b, x);
+			} else {
+				if (x->due_ms < next_due)
+					next_due = x->due_ms;
+				pp = &x->next;
+			}
+		}
+		while (b->nrunning < b->parallel && b->ready) {
+			x = b->ready;
+			if (!(b->ready = x->next))
+				b->ready_tail = NULL;
+			if ((error = batch_start(b, x)) < 0) {
+				xfer_free(x);
+				return error;
+			}
+		}
+		if (b->nrunning == 0 && !b->waiting)
+			break;
+		if (curl_multi_perform(b->multi, &running) != CURLM_OK)
+			return ureg_error_set(UREG_EIO, "curl_multi_perform "
+			                                "failed");
+		while ((msg = curl_multi_info_read(b->multi, &left))) {
+			void *priv = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			                  &priv);
+			batch_finish(b, priv, msg->data.result);
+			finished = 1;
+			if (b->cancelled)
+				return 0;
+		}
+		if (finished || (b->ready && b->nrunning < b->parallel))
+			continue;
+		timeout = 1000;
+		if (next_due != UINT64_MAX)
+			timeout = next_due <= now ? 0 : (long)(next_due - now);
+		if (timeout > 1000)
+			timeout = 1000;
+		if (curl_multi_poll(b->multi, NULL, 0, (int)timeout, NULL) !=
+		    CURLM_OK)
+			return ureg_error_set(UREG_EIO,
+			                      "curl_multi_poll failed");
+	}
+	return 0;
+}

@@ -99,4 +99,69 @@ int ureg_client_put_manifest(ureg_client *client, const char *repo,
                              const char *ref, const char *media_type,
                              const void *data, size_t len) UREG_WARN_UNUSED;
 
+/* --- parallel GETs (libcurl's multi interface) --------------------------- */
+
+/* A batch runs many GETs against one client's registry over at most
+ * `parallel` connections at once, in the calling thread. Each GET retries
+ * on connection errors and 5xx with backoff (the client's `retries`),
+ * without blocking the others; a streamed body broken mid-way resumes
+ * with Range (restarting from byte 0, through `rewind`, if the server
+ * answers 200). Callbacks run in the thread that called
+ * ureg_client_batch_run and may add more GETs. */
+typedef struct ureg_client_batch ureg_client_batch;
+
+/* Receives the next bytes of a streamed 2xx body. A negative return (with
+ * the message set) aborts the GET with that code. */
+typedef int (*ureg_client_sink_cb)(const void *data, size_t len, void *payload);
+/* The server restarted a resumed body from byte 0: drop what was sunk.
+ * Negative aborts the GET. */
+typedef int (*ureg_client_rewind_cb)(void *payload);
+/* Called once when a GET ends. `error` < 0 (message set): transport
+ * failure after the retries, the sink's error, or a body over its cap
+ * (UREG_ETOOBIG in memory, UREG_EDIGEST for a stream). Otherwise
+ * resp->status is the final answer (a 5xx after the retries too) and, for
+ * an in-memory GET, resp->body the body; for a streamed GET whose answer
+ * is not 2xx, the body (at most 64 KiB) is there too, for messages. The
+ * callback may take resp's pointers (setting them to NULL); the rest is
+ * freed after it returns. */
+typedef void (*ureg_client_done_cb)(int error, ureg_response *resp,
+                                    void *payload);
+
+typedef struct {
+	const char *path;   /* after the base URL, starts with '/'; copied */
+	const char *accept; /* Accept header value or NULL; copied */
+	size_t max_body;    /* in-memory body cap (sink NULL) */
+	ureg_client_sink_cb sink;     /* NULL: keep the body in memory */
+	ureg_client_rewind_cb rewind; /* required with a sink */
+	uint64_t max_size;        /* with a sink: most bytes accepted in all */
+	ureg_client_done_cb done; /* required */
+	void *payload;
+} ureg_client_get;
+
+/* `parallel` is 1..64. The batch borrows `client` (its base URL, token
+ * and options; not its connection), which must outlive it. */
+int ureg_client_batch_new(ureg_client_batch **out, ureg_client *client,
+                          unsigned parallel) UREG_WARN_UNUSED;
+/* Drops queued and running GETs without calling their `done`. NULL is
+ * fine. */
+void ureg_client_batch_free(ureg_client_batch *batch);
+
+/* Queues a GET (started by ureg_client_batch_run; callbacks may add). */
+int ureg_client_batch_add(ureg_client_batch *batch,
+                          const ureg_client_get *get) UREG_WARN_UNUSED;
+
+/* Runs until no GET is left, or until ureg_client_batch_cancel. A
+ * negative return is a failure of the machinery itself (the GETs report
+ * theirs through `done`). */
+int ureg_client_batch_run(ureg_client_batch *batch) UREG_WARN_UNUSED;
+
+/* Makes ureg_client_batch_run return soon; GETs not done by then end
+ * without their `done`. Safe from any thread (e.g. a worker that hit an
+ * error) while the batch exists. */
+void ureg_client_batch_cancel(ureg_client_batch *batch);
+
+/* Requests sent (retries included) and body bytes received so far. */
+void ureg_client_batch_stats(const ureg_client_batch *batch, size_t *requests,
+                             uint64_t *bytes);
+
 #endif

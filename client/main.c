@@ -35,6 +35,7 @@ static const char usage_text[] =
         "  yank    mark a version as not to be chosen (--undo)\n"
         "  keys    list, add or revoke a namespace's signing keys\n"
         "  lock    resolve ureg.json for every target into ureg.lock\n"
+        "  fetch   download, verify and extract what ureg.lock pins\n"
         "  push-image  push signed unikernel images that know their target\n"
         "  pull    fetch a verified image by version, channel or digest\n"
         "  promote move a channel (production, ...) to a release\n"
@@ -399,6 +400,8 @@ int main(int argc, char **argv)
 		return ureg_cmd_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "lock") == 0)
 		return ureg_cmd_lock(argc - 1, argv + 1);
+	if (strcmp(cmd, "fetch") == 0)
+		return ureg_cmd_fetch(argc - 1, argv + 1);
 	if (strcmp(cmd, "push-image") == 0)
 		return ureg_cmd_push_image(argc - 1, argv + 1);
 	if (strcmp(cmd, "pull") == 0)
