@@ -31,9 +31,14 @@ test: build build-asan
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Side-by-side benchmarks (not tests): results go in docs/performance.md.
 bench: build
 	@sh scripts/deps.sh --bench
 	bash bench/serve.sh $(BUILD)/ureg
+	bash bench/publish.sh $(BUILD)/ureg
+	bash bench/resolve.sh $(BUILD)
+	bash bench/fetch.sh $(BUILD)/ureg
+	bash bench/pull.sh $(BUILD)/ureg
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
