@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ureg fetch: verify every locked package from the cache or the registry
- * (parallel GETs on one thread), then extract layers on worker threads
- * into DEST/<name>. Durability is batched: one syncfs per run. */
+ * (parallel GETs on one thread), extract layers on worker threads into
+ * DEST/<name>, then one syncfs before DEST's state records the trees.
+ * See docs/internals/fetch.md. */
 #include "client/fetch.h"
 
 #include <dirent.h>
@@ -74,6 +75,8 @@ typedef struct {
 	int layer_fd;
 	char *layer_tmp;
 	layer_hash *hash;
+	unsigned char *wbuf; /* big layers: writes gathered into 1 MiB */
+	size_t wlen;
 	ureg_digest sigman; /* the signature manifest chosen */
 	uint64_t sigman_size;
 	int pending;    /* GETs in flight */
@@ -1645,14 +1648,48 @@ static int lh_finish(ureg_digest *out, layer_hash *lh)
 	return error;
 }
 
+/* Writes what was gathered and hands it to the hasher. */
+static int layer_flush(fetch_pkg *p)
+{
+	int error;
+
+	if (p->wlen == 0)
+		return 0;
+	if ((error = write_all(p->layer_fd, p->wbuf, p->wlen, p->layer_tmp)) <
+	    0)
+		return error;
+	lh_feed(p->hash, p->wbuf, p->wlen);
+	p->wlen = 0;
+	return 0;
+}
+
+/* curl hands over 16 KiB at a time: a big layer is gathered into 1 MiB
+ * writes (and 1 MiB reads for its hashing thread). */
 static int layer_sink(const void *data, size_t len, void *payload)
 {
 	fetch_pkg *p = payload;
+	const unsigned char *d = data;
+	size_t left = len;
 	int error;
 
-	if ((error = write_all(p->layer_fd, data, len, p->layer_tmp)) < 0)
-		return error;
-	lh_feed(p->hash, data, len);
+	if (!p->wbuf) {
+		if ((error = write_all(p->layer_fd, data, len, p->layer_tmp)) <
+		    0)
+			return error;
+		lh_feed(p->hash, data, len);
+	}
+	while (p->wbuf && left > 0) {
+		size_t n = BG_HASH_CHUNK - p->wlen < left
+		                   ? BG_HASH_CHUNK - p->wlen
+		                   : left;
+
+		memcpy(p->wbuf + p->wlen, d, n);
+		p->wlen += n;
+		d += n;
+		left -= n;
+		if (p->wlen == BG_HASH_CHUNK && (error = layer_flush(p)) < 0)
+			return error;
+	}
 	report(p->run, NULL, len, 0);
 	return 0;
 }
@@ -1661,6 +1698,7 @@ static int layer_rewind(void *payload)
 {
 	fetch_pkg *p = payload;
 
+	p->wlen = 0;
 	lh_stop_thread(p->hash);
 	if (ftruncate(p->layer_fd, 0) < 0 ||
 	    lseek(p->layer_fd, 0, SEEK_SET) < 0)
@@ -1680,7 +1718,8 @@ static void on_layer(int error, ureg_response *resp, void *payload)
 	p->pending--;
 	if (error == 0 && resp->status != 200 && resp->status != 206)
 		error = ureg_client_status_error(resp, "layer");
-	if (error < 0 || (error = lh_finish(&got, p->hash)) < 0)
+	if (error < 0 || (error = layer_flush(p)) < 0 ||
+	    (error = lh_finish(&got, p->hash)) < 0)
 		goto fail;
 	size = lseek(p->layer_fd, 0, SEEK_END);
 	if (size < 0 || (uint64_t)size != p->lp->layer_size) {
@@ -1716,9 +1755,13 @@ static int start_layer(fetch_run *run, fetch_pkg *p)
 
 	lh_free(p->hash);
 	p->hash = NULL;
+	p->wlen = 0;
 	if ((error = cache_tmp(run, &p->layer_tmp, &p->layer_fd)) < 0 ||
 	    (error = lh_new(&p->hash, p->layer_fd, p->lp->layer_size)) < 0)
 		return run_fail(run, p, error);
+	if (p->lp->layer_size >= BG_HASH_MIN && !p->wbuf &&
+	    !(p->wbuf = malloc(BG_HASH_CHUNK)))
+		return run_fail(run, p, oom());
 	ureg_digest_format(d, &p->lp->layer);
 	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", p->lp->name, d);
 	memset(&g, 0, sizeof(g));
@@ -1924,6 +1967,7 @@ static void pkg_clear(fetch_pkg *p)
 	free(p->config);
 	free(p->sig);
 	lh_free(p->hash); /* its thread reads layer_fd */
+	free(p->wbuf);
 	if (p->layer_fd >= 0)
 		close(p->layer_fd);
 	if (p->layer_tmp)

@@ -182,6 +182,13 @@ export XDG_CACHE_HOME=$WORK/cache-moved
 same_trees "$WORK/dest-moved"
 grep -q '"1.0.0"' "$WORK/dest-moved/acme/web/src/main.ml" || fail "moved tag: got other content"
 sqlite3 "$WORK/root/index.db" "UPDATE tags SET digest='$WEB_MANIFEST' WHERE name='1.0.0' AND repo_id=(SELECT id FROM repositories WHERE name='acme/web')"
+# --registry wins over the registry the lock names (here one that is down)
+mkdir -p "$WORK/elsewhere"
+sed "s#\"registry\": \"$URL\"#\"registry\": \"http://127.0.0.1:9\"#" "$LOCK" >"$WORK/elsewhere/ureg.lock"
+grep -q '127.0.0.1:9"' "$WORK/elsewhere/ureg.lock" || fail "lock registry not rewritten"
+export XDG_CACHE_HOME=$WORK/cache-elsewhere
+"$UREG" fetch --lock "$WORK/elsewhere/ureg.lock" --registry "$URL" >/dev/null 2>"$WORK/elsewhere.err" || fail "--registry: $(cat "$WORK/elsewhere.err")"
+same_trees "$WORK/elsewhere/deps"
 export XDG_CACHE_HOME=$WORK/cache
 
 # --- hostile tarballs, signed, pushed by digest: the archive policy refuses --
