@@ -160,7 +160,7 @@ static const char pull_usage[] =
         "  that is cached needs no request.\n";
 
 /* Copies the cached binary to `dest` through a temp file + rename. */
-static int install(const char *src, const char *dest)
+int cli_install(const char *src, const char *dest)
 {
 	char tmp[4200], buf[1 << 16];
 	int in = -1, out = -1, rc = -1;
@@ -264,7 +264,7 @@ int ureg_cmd_pull(int argc, char **argv)
 		goto done;
 	}
 	if (output) {
-		if (install(r.path, output) < 0)
+		if (cli_install(r.path, output) < 0)
 			goto done;
 		fprintf(stderr,
 		        "%s (%s, %" PRIu64 " bytes, signed by %s) -> %s\n",

@@ -446,6 +446,62 @@ static int build_lock(ureg_lockfile_result *out, ctx *c, ureg_resolver *r,
 	return 0;
 }
 
+/* The images ureg.json pins: a version or channel is resolved to the
+ * digest the registry serves now; a digest is kept as written. */
+static int lock_images(ureg_lockfile_result *out, ctx *c,
+                       const ureg_project *project)
+{
+	size_t i;
+	int error;
+
+	for (i = 0; i < project->nimages; i++) {
+		const ureg_project_image *img = &project->images[i];
+		ureg_lock_image li;
+		ureg_response resp;
+		char path[1024];
+
+		memset(&li, 0, sizeof(li));
+		li.alias = img->alias;
+		li.ref = img->ref;
+		li.target = img->target;
+		if (img->kind == UREG_PROJECT_REF_DIGEST) {
+			if ((error = ureg_digest_parse(&li.digest,
+			                               img->selector)) < 0)
+				return error;
+		} else {
+			snprintf(path, sizeof(path), "/v2/%s/manifests/%s",
+			         img->repository, img->selector);
+			c->requests++;
+			if ((error = ureg_client_request(
+			             &resp, c->client, "HEAD", path, NULL,
+			             "Accept: application/vnd.oci.image.manifest."
+			             "v1+json, application/vnd.oci.image.index."
+			             "v1+json",
+			             NULL, 0, 0)) < 0)
+				return error;
+			if (resp.status != 200 || !resp.digest ||
+			    ureg_digest_parse(&li.digest, resp.digest) < 0) {
+				error = resp.status == 404
+				                ? ureg_error_set(
+				                          UREG_ENOTFOUND,
+				                          "image %s: %s has no "
+				                          "version or channel %s",
+				                          img->alias,
+				                          img->repository,
+				                          img->selector)
+				                : ureg_client_status_error(&resp,
+				                                           img->ref);
+				ureg_response_clear(&resp);
+				return error;
+			}
+			ureg_response_clear(&resp);
+		}
+		if ((error = ureg_lock_add_image(out->lock, &li)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int ureg_lockfile_make(ureg_lockfile_result *out, const ureg_project *project,
                        const ureg_lockfile_options *opts)
 {
@@ -495,7 +551,8 @@ int ureg_lockfile_make(ureg_lockfile_result *out, const ureg_project *project,
 			out->explanation = strdup(ureg_resolver_explanation(r));
 		goto done;
 	}
-	error = build_lock(out, &c, r, project);
+	if ((error = build_lock(out, &c, r, project)) == 0)
+		error = lock_images(out, &c, project);
 done:
 	out->requests = c.requests;
 	for (i = 0; i < c.nentries; i++) {

@@ -86,6 +86,18 @@ cmp -s /bin/true "$WORK/true" || fail "unix image differs"
 if "$UREG" pull acme/hello@2.0.0 --target hvt >"$WORK/nohvt.out" 2>&1; then fail "pulled a missing target"; fi
 grep -q "qemu" "$WORK/nohvt.out" && grep -q "unix" "$WORK/nohvt.out" || fail "missing-target message: $(cat "$WORK/nohvt.out")"
 
+# ureg.json pins an image by channel: lock resolves it to a digest, fetch
+# pulls it (verified) into deps/images/ALIAS
+mkdir -p "$WORK/app"
+cat >"$WORK/app/ureg.json" <<JSON
+{"name": "acme/app", "version": "0.1.0", "targets": ["qemu"], "registry": "$URL",
+ "images": {"web": {"ref": "acme/hello@production", "target": "qemu"}}}
+JSON
+"$UREG" lock "$WORK/app" >/dev/null 2>&1 || fail "lock with an image pin"
+grep -q "\"digest\": \"$D1\"" "$WORK/app/ureg.lock" || fail "image pin not resolved to production's digest: $(cat "$WORK/app/ureg.lock")"
+(cd "$WORK/app" && "$UREG" fetch >/dev/null 2>&1) || fail "fetch with an image pin"
+cmp -s "$K1" "$WORK/app/deps/images/web" || fail "fetched image differs from v1"
+
 # pinned by digest and cached: no request at all, even with the server gone
 "$UREG" pull "acme/hello@$D1" --print-path >/dev/null || fail "pull by digest"
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
