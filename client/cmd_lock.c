@@ -76,9 +76,9 @@ int ureg_cmd_lock(int argc, char **argv)
 		return cli_fail(path, error);
 	if (project->ntargets == 0) {
 		fprintf(stderr,
-			"ureg: %s lists no \"targets\": a project names the "
-			"targets it is built for (e.g. [\"unix\", \"hvt\"])\n",
-			path);
+		        "ureg: %s lists no \"targets\": a project names the "
+		        "targets it is built for (e.g. [\"unix\", \"hvt\"])\n",
+		        path);
 		ureg_project_free(project);
 		return 1;
 	}

@@ -474,7 +474,8 @@ static int lock_images(ureg_lockfile_result *out, ctx *c,
 			c->requests++;
 			if ((error = ureg_client_request(
 			             &resp, c->client, "HEAD", path, NULL,
-			             "Accept: application/vnd.oci.image.manifest."
+			             "Accept: "
+			             "application/vnd.oci.image.manifest."
 			             "v1+json, application/vnd.oci.image.index."
 			             "v1+json",
 			             NULL, 0, 0)) < 0)
@@ -485,12 +486,13 @@ static int lock_images(ureg_lockfile_result *out, ctx *c,
 				                ? ureg_error_set(
 				                          UREG_ENOTFOUND,
 				                          "image %s: %s has no "
-				                          "version or channel %s",
+				                          "version or channel "
+				                          "%s",
 				                          img->alias,
 				                          img->repository,
 				                          img->selector)
-				                : ureg_client_status_error(&resp,
-				                                           img->ref);
+				                : ureg_client_status_error(
+				                          &resp, img->ref);
 				ureg_response_clear(&resp);
 				return error;
 			}

@@ -11,9 +11,9 @@
 #include "lockfiles/project.h"
 
 typedef struct {
-	const char *registry;  /* base URL */
-	const char *token;     /* NULL: anonymous */
-	const char *cache_dir; /* index cache (ETags); NULL: none */
+	const char *registry;      /* base URL */
+	const char *token;         /* NULL: anonymous */
+	const char *cache_dir;     /* index cache (ETags); NULL: none */
 	const ureg_lock *previous; /* the lock being refreshed, or NULL */
 	int update_all;            /* forget every locked version */
 	const char *const *update; /* forget these locked versions */
@@ -45,12 +45,12 @@ void ureg_lockfile_result_clear(ureg_lockfile_result *result);
  * not among ureg.json's keys when it lists some, is UREG_ESIGNATURE naming
  * the package and both key ids. */
 int ureg_lockfile_make(ureg_lockfile_result *out, const ureg_project *project,
-		       const ureg_lockfile_options *opts) UREG_WARN_UNUSED;
+                       const ureg_lockfile_options *opts) UREG_WARN_UNUSED;
 
 /* Whether `lock` still matches `project`: 0 if so; UREG_ECONFLICT with the
  * first reason otherwise (ureg.json changed, a target added or removed, a
  * root missing or its locked version outside the range). No network. */
 int ureg_lockfile_check(const ureg_lock *lock,
-			const ureg_project *project) UREG_WARN_UNUSED;
+                        const ureg_project *project) UREG_WARN_UNUSED;
 
 #endif

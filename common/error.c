@@ -24,7 +24,7 @@ static int error_vset(int code, int with_errno, const char *fmt, va_list ap)
 	if (with_errno) {
 		size_t len = strlen(error_message);
 		snprintf(error_message + len, sizeof(error_message) - len,
-			 ": %s", strerror(saved));
+		         ": %s", strerror(saved));
 	}
 	error_code = code;
 	errno = saved;

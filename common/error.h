@@ -14,12 +14,13 @@ enum {
 	UREG_EEXISTS = -2,    /* it exists already and may not be replaced */
 	UREG_EDIGEST = -3,    /* content does not match its digest or size */
 	UREG_ESIGNATURE = -4, /* a signature is missing or does not verify */
-	UREG_ECONFLICT = -5,  /* the state changed under us / constraints clash */
-	UREG_EINVALID = -6,   /* malformed input */
-	UREG_EIO = -7,        /* the operating system said no */
-	UREG_ENOMEM = -8,     /* out of memory */
-	UREG_ETOOBIG = -9,    /* input exceeds a configured cap */
-	UREG_EDENIED = -10,   /* not authorised */
+	UREG_ECONFLICT =
+	        -5,         /* the state changed under us / constraints clash */
+	UREG_EINVALID = -6, /* malformed input */
+	UREG_EIO = -7,      /* the operating system said no */
+	UREG_ENOMEM = -8,   /* out of memory */
+	UREG_ETOOBIG = -9,  /* input exceeds a configured cap */
+	UREG_EDENIED = -10, /* not authorised */
 };
 
 /* Records a one-line message (lower case, no trailing newline) for this

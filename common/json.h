@@ -26,7 +26,7 @@ typedef enum {
  * in strings, with UREG_EINVALID / UREG_ETOOBIG and a message naming
  * `what` (e.g. "manifest") and the line and column. */
 int ureg_json_parse(ureg_json **out, const void *data, size_t len,
-		    size_t max_len, const char *what) UREG_WARN_UNUSED;
+                    size_t max_len, const char *what) UREG_WARN_UNUSED;
 
 /* Releases a reference; NULL is fine. */
 void ureg_json_free(ureg_json *value);
@@ -53,9 +53,9 @@ ureg_json *ureg_json_at(const ureg_json *array, size_t i);
 
 /* Iterates an object's members in key order of the document. */
 typedef int (*ureg_json_member_cb)(const char *key, ureg_json *value,
-				   void *payload);
+                                   void *payload);
 int ureg_json_foreach(const ureg_json *object, ureg_json_member_cb cb,
-		      void *payload) UREG_WARN_UNUSED;
+                      void *payload) UREG_WARN_UNUSED;
 
 /* --- building ------------------------------------------------------------ */
 
@@ -68,11 +68,11 @@ ureg_json *ureg_json_new_null(void);
 
 /* Sets `key` to `value`, taking ownership of `value` (also on failure). */
 int ureg_json_set(ureg_json *object, const char *key,
-		  ureg_json *value) UREG_WARN_UNUSED;
+                  ureg_json *value) UREG_WARN_UNUSED;
 int ureg_json_set_string(ureg_json *object, const char *key,
-			 const char *s) UREG_WARN_UNUSED;
+                         const char *s) UREG_WARN_UNUSED;
 int ureg_json_set_integer(ureg_json *object, const char *key,
-			  int64_t v) UREG_WARN_UNUSED;
+                          int64_t v) UREG_WARN_UNUSED;
 /* Appends, taking ownership of `value` (also on failure). */
 int ureg_json_append(ureg_json *array, ureg_json *value) UREG_WARN_UNUSED;
 
@@ -80,15 +80,15 @@ int ureg_json_append(ureg_json *array, ureg_json *value) UREG_WARN_UNUSED;
 ureg_json *ureg_json_incref(ureg_json *value);
 
 enum {
-	UREG_JSON_COMPACT = 1,     /* no whitespace */
-	UREG_JSON_SORT_KEYS = 2,   /* keys sorted bytewise */
-	UREG_JSON_PRETTY = 4,      /* two-space indent */
+	UREG_JSON_COMPACT = 1,   /* no whitespace */
+	UREG_JSON_SORT_KEYS = 2, /* keys sorted bytewise */
+	UREG_JSON_PRETTY = 4,    /* two-space indent */
 	UREG_JSON_FINAL_NEWLINE = 8,
 };
 
 /* Serialises into a malloc'ed NUL-terminated string (caller frees); its
  * length (without NUL) in *len_out (may be NULL). */
 int ureg_json_dump(char **out, size_t *len_out, const ureg_json *value,
-		   int flags) UREG_WARN_UNUSED;
+                   int flags) UREG_WARN_UNUSED;
 
 #endif

@@ -10,7 +10,7 @@ static ureg_log_sink log_sink;
 static void *log_payload;
 
 void ureg_log_set_sink(ureg_log_level max_level, ureg_log_sink sink,
-		       void *payload)
+                       void *payload)
 {
 	log_max_level = max_level;
 	log_sink = sink;

@@ -14,17 +14,17 @@ typedef enum {
 } ureg_log_level;
 
 typedef void (*ureg_log_sink)(ureg_log_level level, const char *message,
-			      void *payload);
+                              void *payload);
 
 /* Installs `sink` for messages at `max_level` or more severe. Not thread
  * safe: call before starting threads. NULL sink silences the library. */
 void ureg_log_set_sink(ureg_log_level max_level, ureg_log_sink sink,
-		       void *payload);
+                       void *payload);
 
 int ureg_log_enabled(ureg_log_level level);
 
 void ureg_log__write(ureg_log_level level, const char *fmt, ...)
-	UREG_PRINTF(2, 3);
+        UREG_PRINTF(2, 3);
 
 /* The level check happens before the arguments are formatted. */
 #define ureg_log(level, ...)                                                   \

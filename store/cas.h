@@ -26,23 +26,22 @@ const char *ureg_cas_root(const ureg_cas *cas);
 /* Writes ROOT/blobs/sha256/<2>/<64> into `out`; UREG_EINVALID if it does
  * not fit in `outlen`. */
 int ureg_cas_path(char *out, size_t outlen, const ureg_cas *cas,
-		  const ureg_digest *digest) UREG_WARN_UNUSED;
+                  const ureg_digest *digest) UREG_WARN_UNUSED;
 
 /* 1 if the blob is present (and its size in *size_out, may be NULL), 0 if
  * absent, negative on error. Does not re-hash. */
 int ureg_cas_exists(const ureg_cas *cas, const ureg_digest *digest,
-		    uint64_t *size_out) UREG_WARN_UNUSED;
+                    uint64_t *size_out) UREG_WARN_UNUSED;
 
 /* Opens the blob read-only; the caller closes *fd_out. UREG_ENOTFOUND if
  * absent. */
 int ureg_cas_open_read(int *fd_out, uint64_t *size_out, const ureg_cas *cas,
-		       const ureg_digest *digest) UREG_WARN_UNUSED;
+                       const ureg_digest *digest) UREG_WARN_UNUSED;
 
 /* Reads a whole blob into a malloc'ed buffer (caller frees). UREG_ETOOBIG
  * if it is larger than `max`. Does not re-hash. */
-int ureg_cas_read_all(unsigned char **out, size_t *len_out,
-		      const ureg_cas *cas, const ureg_digest *digest,
-		      size_t max) UREG_WARN_UNUSED;
+int ureg_cas_read_all(unsigned char **out, size_t *len_out, const ureg_cas *cas,
+                      const ureg_digest *digest, size_t max) UREG_WARN_UNUSED;
 
 /* Removes a blob (no error if already absent). */
 int ureg_cas_delete(ureg_cas *cas, const ureg_digest *digest) UREG_WARN_UNUSED;
@@ -53,7 +52,7 @@ int ureg_cas_writer_new(ureg_cas_writer **out, ureg_cas *cas) UREG_WARN_UNUSED;
 /* Appends and hashes. UREG_ETOOBIG once the total passes `max_size` given
  * to ureg_cas_writer_set_max (default: no cap). */
 int ureg_cas_writer_write(ureg_cas_writer *writer, const void *data,
-			  size_t len) UREG_WARN_UNUSED;
+                          size_t len) UREG_WARN_UNUSED;
 void ureg_cas_writer_set_max(ureg_cas_writer *writer, uint64_t max_size);
 uint64_t ureg_cas_writer_size(const ureg_cas_writer *writer);
 
@@ -64,29 +63,29 @@ uint64_t ureg_cas_writer_size(const ureg_cas_writer *writer);
  * temp file is dropped and this is a success. The digest is written to
  * `out` (may be NULL). The writer is finished either way: free it next. */
 int ureg_cas_writer_commit(ureg_digest *out, ureg_cas_writer *writer,
-			   const ureg_digest *expected,
-			   int64_t expected_size) UREG_WARN_UNUSED;
+                           const ureg_digest *expected,
+                           int64_t expected_size) UREG_WARN_UNUSED;
 
 /* Frees the writer; an uncommitted temp file is removed. NULL is fine. */
 void ureg_cas_writer_free(ureg_cas_writer *writer);
 
 /* Stores a buffer (writer_new + write + commit). */
 int ureg_cas_put(ureg_digest *out, ureg_cas *cas, const void *data, size_t len,
-		 const ureg_digest *expected) UREG_WARN_UNUSED;
+                 const ureg_digest *expected) UREG_WARN_UNUSED;
 
 /* Moves an existing file that the caller has already fsynced and verified
  * to hold exactly `digest` into place (rename + directory fsync). The file
  * must be on the same filesystem as ROOT (ROOT/uploads, ROOT/tmp). If the
  * blob exists already, the file is unlinked and this is a success. */
 int ureg_cas_adopt(ureg_cas *cas, const char *path,
-		   const ureg_digest *digest) UREG_WARN_UNUSED;
+                   const ureg_digest *digest) UREG_WARN_UNUSED;
 
 /* Calls `cb` for every blob file present, in no particular order; a
  * non-zero return from `cb` stops the walk and is returned. Files whose
  * names are not 64 hex digits are reported with digest NULL. */
 typedef int (*ureg_cas_foreach_cb)(const ureg_digest *digest, const char *path,
-				   void *payload);
+                                   void *payload);
 int ureg_cas_foreach(ureg_cas *cas, ureg_cas_foreach_cb cb,
-		     void *payload) UREG_WARN_UNUSED;
+                     void *payload) UREG_WARN_UNUSED;
 
 #endif

@@ -39,9 +39,10 @@ int ureg_digest_parse_n(ureg_digest *out, const char *text, size_t len)
 	}
 	return 0;
 invalid:
-	return ureg_error_set(UREG_EINVALID,
-			      "digest \"%.*s\" is not sha256:<64 lower-case hex>",
-			      (int)(len > 100 ? 100 : len), text);
+	return ureg_error_set(
+	        UREG_EINVALID,
+	        "digest \"%.*s\" is not sha256:<64 lower-case hex>",
+	        (int)(len > 100 ? 100 : len), text);
 }
 
 int ureg_digest_parse(ureg_digest *out, const char *text)
@@ -49,7 +50,8 @@ int ureg_digest_parse(ureg_digest *out, const char *text)
 	return ureg_digest_parse_n(out, text, strlen(text));
 }
 
-void ureg_digest_hex(char out[UREG_DIGEST_HEXLEN + 1], const ureg_digest *digest)
+void ureg_digest_hex(char out[UREG_DIGEST_HEXLEN + 1],
+                     const ureg_digest *digest)
 {
 	size_t i;
 
@@ -61,7 +63,7 @@ void ureg_digest_hex(char out[UREG_DIGEST_HEXLEN + 1], const ureg_digest *digest
 }
 
 void ureg_digest_format(char out[UREG_DIGEST_STRLEN + 1],
-			const ureg_digest *digest)
+                        const ureg_digest *digest)
 {
 	memcpy(out, "sha256:", 7);
 	ureg_digest_hex(out + 7, digest);
@@ -87,7 +89,8 @@ int ureg_hasher_new(ureg_hasher **out)
 	if (!h || !(h->ctx = EVP_MD_CTX_new()) ||
 	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
 		ureg_hasher_free(h);
-		return ureg_error_set(UREG_ENOMEM, "cannot create a sha256 context");
+		return ureg_error_set(UREG_ENOMEM,
+		                      "cannot create a sha256 context");
 	}
 	*out = h;
 	return 0;
@@ -114,7 +117,8 @@ int ureg_hasher_dup(ureg_hasher **out, const ureg_hasher *hasher)
 	if (!h || !(h->ctx = EVP_MD_CTX_new()) ||
 	    EVP_MD_CTX_copy_ex(h->ctx, hasher->ctx) != 1) {
 		ureg_hasher_free(h);
-		return ureg_error_set(UREG_ENOMEM, "cannot copy a sha256 context");
+		return ureg_error_set(UREG_ENOMEM,
+		                      "cannot copy a sha256 context");
 	}
 	*out = h;
 	return 0;
@@ -139,7 +143,8 @@ int ureg_digest_fd(ureg_digest *out, uint64_t *size_out, int fd, uint64_t max)
 	if ((error = ureg_hasher_new(&h)) < 0)
 		return error;
 	if (!(buf = malloc(chunk))) {
-		error = ureg_error_set(UREG_ENOMEM, "cannot allocate a read buffer");
+		error = ureg_error_set(UREG_ENOMEM,
+		                       "cannot allocate a read buffer");
 		goto done;
 	}
 	for (;;) {
@@ -156,8 +161,8 @@ int ureg_digest_fd(ureg_digest *out, uint64_t *size_out, int fd, uint64_t max)
 		total += (uint64_t)n;
 		if (total > max) {
 			error = ureg_error_set(UREG_ETOOBIG,
-					       "input exceeds %llu bytes",
-					       (unsigned long long)max);
+			                       "input exceeds %llu bytes",
+			                       (unsigned long long)max);
 			goto done;
 		}
 		ureg_hasher_update(h, buf, (size_t)n);

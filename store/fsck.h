@@ -12,10 +12,10 @@
 
 typedef struct {
 	size_t blobs_checked;
-	size_t blobs_bad;      /* content does not hash to its name */
+	size_t blobs_bad; /* content does not hash to its name */
 	size_t rows_checked;
-	size_t rows_bad;       /* a row names a missing blob or wrong size */
-	size_t temp_removed;   /* stale files removed from ROOT/tmp */
+	size_t rows_bad;     /* a row names a missing blob or wrong size */
+	size_t temp_removed; /* stale files removed from ROOT/tmp */
 	size_t uploads_expired;
 } ureg_fsck_report;
 
@@ -30,12 +30,15 @@ typedef struct {
 	int64_t temp_ttl_seconds;
 } ureg_fsck_options;
 
-#define UREG_FSCK_OPTIONS_INIT {86400, 3600}
+#define UREG_FSCK_OPTIONS_INIT                                                 \
+	{                                                                      \
+		86400, 3600                                                    \
+	}
 
 /* Returns 0 when the check ran (faults are counted in the report, which
  * is clean when blobs_bad == rows_bad == 0), negative if it could not run. */
 int ureg_fsck_run(ureg_fsck_report *out, const char *root,
-		  const ureg_fsck_options *opts, ureg_fsck_fault_cb cb,
-		  void *payload) UREG_WARN_UNUSED;
+                  const ureg_fsck_options *opts, ureg_fsck_fault_cb cb,
+                  void *payload) UREG_WARN_UNUSED;
 
 #endif

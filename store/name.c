@@ -60,9 +60,9 @@ int ureg_name_check(const char *name, size_t len)
 	return 0;
 invalid:
 	return ureg_error_set(UREG_EINVALID,
-			      "repository name \"%.*s\" does not match the OCI "
-			      "name grammar",
-			      (int)(len > 300 ? 300 : len), name);
+	                      "repository name \"%.*s\" does not match the OCI "
+	                      "name grammar",
+	                      (int)(len > 300 ? 300 : len), name);
 }
 
 int ureg_name_check_tag(const char *tag, size_t len)
@@ -74,16 +74,17 @@ int ureg_name_check_tag(const char *tag, size_t len)
 	for (i = 0; i < len; i++) {
 		char c = tag[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9') || c == '_' ||
-			 (i > 0 && (c == '.' || c == '-'));
+		         (c >= '0' && c <= '9') || c == '_' ||
+		         (i > 0 && (c == '.' || c == '-'));
 		if (!ok)
 			goto invalid;
 	}
 	return 0;
 invalid:
-	return ureg_error_set(UREG_EINVALID,
-			      "tag \"%.*s\" does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}",
-			      (int)(len > 200 ? 200 : len), tag);
+	return ureg_error_set(
+	        UREG_EINVALID,
+	        "tag \"%.*s\" does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}",
+	        (int)(len > 200 ? 200 : len), tag);
 }
 
 int ureg_name_in_namespace(const char *name, const char *namespace_)

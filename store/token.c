@@ -26,22 +26,22 @@ int ureg_token_scope_check(const char *scope)
 
 	if (!colon || action_rank(scope, (size_t)(colon - scope)) == 0)
 		return ureg_error_set(UREG_EINVALID,
-				      "scope \"%s\" is not pull:NAMESPACE, "
-				      "push:NAMESPACE or admin:NAMESPACE",
-				      scope);
+		                      "scope \"%s\" is not pull:NAMESPACE, "
+		                      "push:NAMESPACE or admin:NAMESPACE",
+		                      scope);
 	ns = colon + 1;
 	if (strcmp(ns, "*") == 0)
 		return 0;
 	if (ureg_name_check(ns, strlen(ns)) < 0)
 		return ureg_error_set(UREG_EINVALID,
-				      "scope \"%s\": namespace \"%s\" is not a "
-				      "repository name or \"*\"",
-				      scope, ns);
+		                      "scope \"%s\": namespace \"%s\" is not a "
+		                      "repository name or \"*\"",
+		                      scope, ns);
 	return 0;
 }
 
 int ureg_token_create(char out[UREG_TOKEN_LEN + 1], ureg_index *index,
-		      const char *const *scopes, size_t nscopes)
+                      const char *const *scopes, size_t nscopes)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char secret[32];
@@ -65,13 +65,13 @@ int ureg_token_create(char out[UREG_TOKEN_LEN + 1], ureg_index *index,
 	ureg_digest_buffer(&hash, out, UREG_TOKEN_LEN);
 	for (i = 0; i < nscopes; i++)
 		if ((error = ureg_index_token_add(index, &hash, scopes[i],
-						  (int64_t)time(NULL))) < 0)
+		                                  (int64_t)time(NULL))) < 0)
 			return error;
 	return 0;
 }
 
 int ureg_token_scopes(char ***out, size_t *count, ureg_index *index,
-		      const char *token)
+                      const char *token)
 {
 	ureg_digest hash;
 	size_t len = strlen(token);
@@ -89,7 +89,7 @@ int ureg_token_scopes(char ***out, size_t *count, ureg_index *index,
 }
 
 int ureg_token_allows(char *const *scopes, size_t nscopes, const char *action,
-		      const char *repo)
+                      const char *repo)
 {
 	int want = action_rank(action, strlen(action));
 	size_t i;

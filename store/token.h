@@ -18,17 +18,17 @@ int ureg_token_scope_check(const char *scope) UREG_WARN_UNUSED;
 /* Makes a new token with the given scopes (each checked first), stores its
  * hash and writes the secret into `out`. */
 int ureg_token_create(char out[UREG_TOKEN_LEN + 1], ureg_index *index,
-		      const char *const *scopes,
-		      size_t nscopes) UREG_WARN_UNUSED;
+                      const char *const *scopes,
+                      size_t nscopes) UREG_WARN_UNUSED;
 
 /* The scopes of `token`; UREG_EDENIED if unknown or malformed. Free the
  * list with ureg_index_strings_free. */
 int ureg_token_scopes(char ***out, size_t *count, ureg_index *index,
-		      const char *token) UREG_WARN_UNUSED;
+                      const char *token) UREG_WARN_UNUSED;
 
 /* 1 if one of `scopes` grants `action` ("pull", "push" or "admin") on
  * `repo`, else 0. admin implies push, push implies pull. */
 int ureg_token_allows(char *const *scopes, size_t nscopes, const char *action,
-		      const char *repo);
+                      const char *repo);
 
 #endif

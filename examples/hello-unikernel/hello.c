@@ -17,9 +17,9 @@
 #define DEBUG_EXIT_CODE 0x10 /* qemu exits with (0x10 << 1) | 1 = 33 */
 
 /* The loader finds this in the first 8 KiB (link.ld puts it first). */
-__attribute__((section(".multiboot"), aligned(4), used)) static const uint32_t
-        multiboot_header[3] = {MB1_MAGIC, MB1_FLAGS,
-                               (uint32_t)-(MB1_MAGIC + MB1_FLAGS)};
+__attribute__((section(".multiboot"), aligned(4),
+               used)) static const uint32_t multiboot_header[3] = {
+        MB1_MAGIC, MB1_FLAGS, (uint32_t) - (MB1_MAGIC + MB1_FLAGS)};
 
 uint8_t hello_stack[16384] __attribute__((aligned(16)));
 

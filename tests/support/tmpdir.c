@@ -29,7 +29,7 @@ char *test_tmpdir(const char *prefix)
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
+                    struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
