@@ -96,3 +96,30 @@ const char *ureg_error_name(int code)
 		return "unknown error";
 	}
 }
+
+const char *ureg_error_quote(char buf[UREG_QUOTE_LEN], const char *s)
+{
+	size_t i, o = 0;
+
+	buf[o++] = '"';
+	for (i = 0; s[i] && i < UREG_QUOTE_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(buf + o, 5, "\\x%02x", c);
+			o += 4;
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	if (s[i]) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}

@@ -39,6 +39,13 @@ int ureg_error_last_code(void);
 
 void ureg_error_clear(void);
 
+/* Quoting of offending values in messages: `s` between double quotes with
+ * '"', '\\' and control bytes escaped (so a message stays one line), cut
+ * after UREG_QUOTE_MAX bytes. Writes into `buf` and returns it. */
+#define UREG_QUOTE_MAX 120
+#define UREG_QUOTE_LEN (UREG_QUOTE_MAX * 4 + 8)
+const char *ureg_error_quote(char buf[UREG_QUOTE_LEN], const char *s);
+
 /* A short name for a code ("not found", "digest mismatch", ...). */
 const char *ureg_error_name(int code);
 

@@ -19,8 +19,7 @@
 
 #define WHAT "ureg.lock"
 #define PATH_LEN 768
-#define QUOTE_MAX 120
-#define QUOTE_LEN (QUOTE_MAX * 4 + 8)
+#define QUOTE_LEN UREG_QUOTE_LEN
 #define MSG_LEN 1024
 #define TARGET_MAX 64
 
@@ -60,33 +59,6 @@ struct ureg_lock {
 
 /* --- messages ------------------------------------------------------------ */
 
-static const char *quote(char buf[QUOTE_LEN], const char *s)
-{
-	size_t i, o = 0;
-
-	buf[o++] = '"';
-	for (i = 0; s[i] && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			snprintf(buf + o, 5, "\\x%02x", c);
-			o += 4;
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	if (s[i]) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
 UREG_PRINTF(3, 4)
 static int fail(int code, const char *path, const char *fmt, ...)
 {
@@ -125,7 +97,7 @@ static const char *path_key(char out[PATH_LEN], const char *base,
 {
 	char q[QUOTE_LEN];
 
-	snprintf(out, PATH_LEN, "%s[%s]%s%s", base, quote(q, key),
+	snprintf(out, PATH_LEN, "%s[%s]%s%s", base, ureg_error_quote(q, key),
 	         field ? "." : "", field ? field : "");
 	return out;
 }
@@ -235,7 +207,7 @@ static int check_target(const char *path, const char *target)
 	if (!ureg_project_target_known(target))
 		return fail(UREG_EINVALID, path,
 		            "%s is not a known target (known targets: %s)",
-		            quote(q, target), UREG_PROJECT_TARGETS);
+		            ureg_error_quote(q, target), UREG_PROJECT_TARGETS);
 	return 0;
 }
 
@@ -374,11 +346,12 @@ static int pkg_copy(lock_pkg **out, const ureg_lock_package *pkg)
 		goto done;
 	}
 	if (!pkg->signer || !keyid_ok(pkg->signer)) {
-		error = fail(UREG_EINVALID,
-		             path_key(path, "packages", pkg->name, "signer"),
-		             "%s is not a key id (1 to 16 upper-case hex "
-		             "digits without leading zeros)",
-		             quote(q, pkg->signer ? pkg->signer : ""));
+		error = fail(
+		        UREG_EINVALID,
+		        path_key(path, "packages", pkg->name, "signer"),
+		        "%s is not a key id (1 to 16 upper-case hex "
+		        "digits without leading zeros)",
+		        ureg_error_quote(q, pkg->signer ? pkg->signer : ""));
 		goto done;
 	}
 	if (pkg->layer_size > (uint64_t)INT64_MAX) {
@@ -428,7 +401,7 @@ static int pkg_copy(lock_pkg **out, const ureg_lock_package *pkg)
 	for (i = 1; i < lp->ntargets; i++)
 		if (strcmp(lp->targets[i - 1], lp->targets[i]) == 0) {
 			error = fail(UREG_EINVALID, path, "%s is listed twice",
-			             quote(q, lp->targets[i]));
+			             ureg_error_quote(q, lp->targets[i]));
 			goto done;
 		}
 	lp->pub = *pkg;
@@ -461,7 +434,7 @@ int ureg_lock_add_package(ureg_lock *lock, const ureg_lock_package *pkg)
 	if (found) {
 		error = fail(UREG_EEXISTS, "packages",
 		             "package %s is in the lock already",
-		             quote(q, lp->name));
+		             ureg_error_quote(q, lp->name));
 		goto done;
 	}
 	if (!(grown = grow(lock->pkgs, &lock->pkgs_cap, lock->npkgs,
@@ -563,10 +536,11 @@ int ureg_lock_add_image(ureg_lock *lock, const ureg_lock_image *image)
 	int found, error = 0;
 
 	if (!image->alias || !alias_ok(image->alias)) {
-		error = fail(UREG_EINVALID, "images",
-		             "image alias %s does not match "
-		             "[a-z0-9][a-z0-9_-]{0,63}",
-		             quote(q, image->alias ? image->alias : ""));
+		error = fail(
+		        UREG_EINVALID, "images",
+		        "image alias %s does not match "
+		        "[a-z0-9][a-z0-9_-]{0,63}",
+		        ureg_error_quote(q, image->alias ? image->alias : ""));
 		goto done;
 	}
 	if (lock->nimages >= UREG_LOCK_MAX_IMAGES) {
@@ -592,7 +566,7 @@ int ureg_lock_add_image(ureg_lock *lock, const ureg_lock_image *image)
 	if (found) {
 		error = fail(UREG_EEXISTS, "images",
 		             "image %s is in the lock already",
-		             quote(q, image->alias));
+		             ureg_error_quote(q, image->alias));
 		goto done;
 	}
 	if (!(li = calloc(1, sizeof(*li))) ||
@@ -670,13 +644,13 @@ static int check_consistent(const ureg_lock *lock)
 			if (!(lp = find_pkg(lock, t->roots[j])))
 				return fail(UREG_EINVALID, path,
 				            "package %s is not in packages",
-				            quote(q, t->roots[j]));
+				            ureg_error_quote(q, t->roots[j]));
 			if (!pkg_has_target(lp, t->name))
 				return fail(UREG_EINVALID, path,
 				            "package %s does not list target "
 				            "%s",
-				            quote(q, t->roots[j]),
-				            quote(q2, t->name));
+				            ureg_error_quote(q, t->roots[j]),
+				            ureg_error_quote(q2, t->name));
 		}
 	}
 	for (i = 0; i < lock->npkgs; i++) {
@@ -684,10 +658,11 @@ static int check_consistent(const ureg_lock *lock)
 		path_key(path, "packages", lp->name, "targets");
 		for (j = 0; j < lp->ntargets; j++)
 			if (!find_target(lock, lp->targets[j]))
-				return fail(UREG_EINVALID, path,
-				            "%s is not one of the lock's "
-				            "targets (the keys of roots)",
-				            quote(q, lp->targets[j]));
+				return fail(
+				        UREG_EINVALID, path,
+				        "%s is not one of the lock's "
+				        "targets (the keys of roots)",
+				        ureg_error_quote(q, lp->targets[j]));
 	}
 	for (i = 0; i < lock->nimages; i++) {
 		const lock_image *li = lock->images[i];
@@ -698,7 +673,7 @@ static int check_consistent(const ureg_lock *lock)
 			        path_key(path, "images", li->alias, "target"),
 			        "%s is not one of the lock's targets (the "
 			        "keys of roots)",
-			        quote(q, li->target));
+			        ureg_error_quote(q, li->target));
 	}
 	return 0;
 }
@@ -882,9 +857,9 @@ static int check_field(const char *key, ureg_json *value, void *payload)
 	if (!fc->path)
 		return ureg_error_set(UREG_EINVALID,
 		                      "unknown field %s in " WHAT,
-		                      quote(q, key));
+		                      ureg_error_quote(q, key));
 	return ureg_error_set(UREG_EINVALID, "unknown field %s in " WHAT " %s",
-	                      quote(q, key), fc->path);
+	                      ureg_error_quote(q, key), fc->path);
 }
 
 static int check_fields(const ureg_json *obj, const char *path,
@@ -1064,7 +1039,7 @@ static int read_roots(const char *target, ureg_json *arr, void *payload)
 	for (i = 1; i < t->nroots; i++)
 		if (strcmp(t->roots[i - 1], t->roots[i]) == 0)
 			return fail(UREG_EINVALID, path, "%s is listed twice",
-			            quote(q, t->roots[i]));
+			            ureg_error_quote(q, t->roots[i]));
 	return 0;
 }
 

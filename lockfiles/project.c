@@ -18,11 +18,10 @@
 
 #define WHAT "ureg.json"
 /* Field paths: the longest is target-dependencies["T"]["NAME"] with NAME
- * quoted (each byte at most 4 after escaping, cut at QUOTE_MAX). */
+ * quoted (each byte at most 4 after escaping, cut at UREG_QUOTE_MAX). */
 #define PATH_LEN 768
 /* How much of an offending value a message shows. */
-#define QUOTE_MAX 120
-#define QUOTE_LEN (QUOTE_MAX * 4 + 8)
+#define QUOTE_LEN UREG_QUOTE_LEN
 #define MSG_LEN 1024
 
 static const char *const known_targets[] = {
@@ -39,35 +38,6 @@ static const char *const top_fields[] = {
 #define NTOP (sizeof(top_fields) / sizeof(top_fields[0]))
 
 /* --- messages ------------------------------------------------------------ */
-
-/* `s` between double quotes, with '"', '\' and non-printable bytes escaped
- * so a message stays on one line, cut after QUOTE_MAX bytes. */
-static const char *quote(char buf[QUOTE_LEN], const char *s)
-{
-	size_t i, o = 0;
-
-	buf[o++] = '"';
-	for (i = 0; s[i] && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			snprintf(buf + o, 5, "\\x%02x", c);
-			o += 4;
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	if (s[i]) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
 
 UREG_PRINTF(3, 4)
 static int fail(int code, const char *path, const char *fmt, ...)
@@ -109,7 +79,7 @@ static const char *path_key(char out[PATH_LEN], const char *base,
 {
 	char q[QUOTE_LEN];
 
-	snprintf(out, PATH_LEN, "%s[%s]", base, quote(q, key));
+	snprintf(out, PATH_LEN, "%s[%s]", base, ureg_error_quote(q, key));
 	return out;
 }
 
@@ -193,7 +163,8 @@ int ureg_project_check_registry(const char *url)
 	if (len > UREG_PROJECT_URL_MAX)
 		return ureg_error_set(UREG_EINVALID,
 		                      "registry URL %s is longer than %d bytes",
-		                      quote(q, url), UREG_PROJECT_URL_MAX);
+		                      ureg_error_quote(q, url),
+		                      UREG_PROJECT_URL_MAX);
 	if (strncmp(url, "http://", 7) == 0)
 		start = 7;
 	else if (strncmp(url, "https://", 8) == 0)
@@ -202,7 +173,7 @@ int ureg_project_check_registry(const char *url)
 		return ureg_error_set(UREG_EINVALID,
 		                      "registry URL %s does not start with "
 		                      "http:// or https://",
-		                      quote(q, url));
+		                      ureg_error_quote(q, url));
 	for (host_end = start; url[host_end] && url[host_end] != '/';
 	     host_end++)
 		;
@@ -210,12 +181,12 @@ int ureg_project_check_registry(const char *url)
 		return ureg_error_set(UREG_EINVALID,
 		                      "registry URL %s holds credentials; use "
 		                      "ureg login instead",
-		                      quote(q, url));
+		                      ureg_error_quote(q, url));
 	if (!host_ok(url + start, host_end - start))
 		return ureg_error_set(
 		        UREG_EINVALID,
 		        "registry URL %s has no valid host[:port]",
-		        quote(q, url));
+		        ureg_error_quote(q, url));
 	for (i = host_end; i < len; i++) {
 		unsigned char c = (unsigned char)url[i];
 
@@ -223,7 +194,8 @@ int ureg_project_check_registry(const char *url)
 			return ureg_error_set(UREG_EINVALID,
 			                      "registry URL %s may not contain "
 			                      "byte 0x%02x (position %zu)",
-			                      quote(q, url), c, i + 1);
+			                      ureg_error_quote(q, url), c,
+			                      i + 1);
 	}
 	return 0;
 }
@@ -275,7 +247,7 @@ static int check_unknown_top(const char *key, ureg_json *value, void *payload)
 		if (strcmp(key, top_fields[i]) == 0)
 			return 0;
 	return ureg_error_set(UREG_EINVALID, "unknown field %s in " WHAT,
-	                      quote(q, key));
+	                      ureg_error_quote(q, key));
 }
 
 /* A string member: required or optional (then *out stays NULL), at most
@@ -366,11 +338,13 @@ static int parse_targets(ureg_project *p, const ureg_json *doc)
 			return fail(UREG_EINVALID, path,
 			            "%s is not a known target (known targets: "
 			            "%s)",
-			            quote(q, t), UREG_PROJECT_TARGETS);
+			            ureg_error_quote(q, t),
+			            UREG_PROJECT_TARGETS);
 		for (j = 0; j < i; j++)
 			if (strcmp(p->targets[j], t) == 0)
 				return fail(UREG_EINVALID, path,
-				            "%s is listed twice", quote(q, t));
+				            "%s is listed twice",
+				            ureg_error_quote(q, t));
 		if (dup_string(&p->targets[i], t) < 0)
 			return UREG_ENOMEM;
 		p->ntargets++;
@@ -407,14 +381,14 @@ static int parse_dep(const char *key, ureg_json *value, void *payload)
 	if (strcmp(key, p->name) == 0)
 		return fail(UREG_EINVALID, path,
 		            "package %s cannot depend on itself",
-		            quote(q, key));
+		            ureg_error_quote(q, key));
 	/* A name in both lists would give a target two root ranges. */
 	if (dc->per_target)
 		for (i = 0; i < p->ndeps; i++)
 			if (strcmp(p->deps[i].name, key) == 0)
 				return fail(UREG_EINVALID, path,
 				            "%s is already in dependencies",
-				            quote(q, key));
+				            ureg_error_quote(q, key));
 	if (ureg_json_typeof(value) != UREG_JSON_STRING)
 		return fail(UREG_EINVALID, path,
 		            "must be a version range string (like \"^1.2\")");
@@ -486,7 +460,7 @@ static int parse_target_dep(const char *key, ureg_json *value, void *payload)
 	if (!ureg_project_has_target(p, key))
 		return fail(UREG_EINVALID, path,
 		            "%s is not one of the project's targets",
-		            quote(q, key));
+		            ureg_error_quote(q, key));
 	td = &p->target_deps[p->ntarget_deps];
 	if (dup_string(&td->target, key) < 0)
 		return UREG_ENOMEM;
@@ -532,7 +506,7 @@ static int image_member_known(const char *key, ureg_json *value, void *payload)
 	if (strcmp(key, "ref") == 0 || strcmp(key, "target") == 0)
 		return 0;
 	return ureg_error_set(UREG_EINVALID, "unknown field %s in " WHAT " %s",
-	                      quote(q, key), (const char *)payload);
+	                      ureg_error_quote(q, key), (const char *)payload);
 }
 
 int ureg_project_check_ref(ureg_project_ref_kind *kind_out,
@@ -549,7 +523,7 @@ int ureg_project_check_ref(ureg_project_ref_kind *kind_out,
 		return ureg_error_set(UREG_EINVALID,
 		                      "image ref %s is not NAME@VERSION, "
 		                      "NAME@CHANNEL or NAME@sha256:DIGEST",
-		                      quote(q, ref ? ref : ""));
+		                      ureg_error_quote(q, ref ? ref : ""));
 	len = (size_t)(at - ref);
 	if (ureg_name_check(ref, len) < 0)
 		return UREG_EINVALID;
@@ -567,7 +541,7 @@ int ureg_project_check_ref(ureg_project_ref_kind *kind_out,
 		                      "image ref %s: the part after '@' is not "
 		                      "a version, a channel (tag) or a sha256 "
 		                      "digest",
-		                      quote(q, ref));
+		                      ureg_error_quote(q, ref));
 	}
 	if (name_len_out)
 		*name_len_out = len;
@@ -599,7 +573,7 @@ static int parse_image(const char *key, ureg_json *value, void *payload)
 		return fail(UREG_EINVALID, path,
 		            "image alias %s does not match "
 		            "[a-z0-9][a-z0-9_-]{0,63}",
-		            quote(q, key));
+		            ureg_error_quote(q, key));
 	if (ureg_json_typeof(value) != UREG_JSON_OBJECT)
 		return fail(
 		        UREG_EINVALID, path,
@@ -621,7 +595,7 @@ static int parse_image(const char *key, ureg_json *value, void *payload)
 	if (!ureg_project_has_target(p, img->target))
 		return fail(UREG_EINVALID, sub,
 		            "%s is not one of the project's targets",
-		            quote(q, img->target));
+		            ureg_error_quote(q, img->target));
 	return 0;
 }
 
@@ -687,14 +661,16 @@ static int parse_keys(ureg_project *p, const ureg_json *doc)
 			return fail(UREG_EINVALID, path,
 			            "%s is not a minisign public key (the "
 			            "base64 line: %d characters)",
-			            quote(q, k), UREG_SIGN_PUBKEY_B64LEN);
+			            ureg_error_quote(q, k),
+			            UREG_SIGN_PUBKEY_B64LEN);
 		if (ureg_public_key_parse(&pk, k, len) < 0)
 			return wrap(path);
 		ureg_public_key_free(pk);
 		for (j = 0; j < i; j++)
 			if (strcmp(p->keys[j], k) == 0)
 				return fail(UREG_EINVALID, path,
-				            "%s is listed twice", quote(q, k));
+				            "%s is listed twice",
+				            ureg_error_quote(q, k));
 		if (dup_string(&p->keys[i], k) < 0)
 			return UREG_ENOMEM;
 		p->nkeys++;
@@ -867,7 +843,7 @@ int ureg_project_roots(const ureg_project_dep ***out, size_t *count_out,
 		return ureg_error_set(UREG_ENOTFOUND,
 		                      "target %s is not one of the targets of "
 		                      "project %s",
-		                      quote(q, target ? target : ""),
+		                      ureg_error_quote(q, target ? target : ""),
 		                      project ? project->name : "(none)");
 	for (i = 0; i < project->ntarget_deps; i++)
 		if (strcmp(project->target_deps[i].target, target) == 0) {
