@@ -3,9 +3,11 @@
  * streamed, hashed, size-checked, resumable downloads. */
 #include "client/http.h"
 
+/* curl.h's type-checking macros would wrap curl_easy_setopt/getinfo, whose
+ * addresses we take; calls go through the `curl` table below instead */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/dynlib.h"
 #include "common/json.h"
 
 struct ureg_client {
@@ -22,11 +25,71 @@ struct ureg_client {
 	ureg_client_options opts;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+/* libcurl, loaded on first use (see common/dynlib.h): every curl call of
+ * this file goes through this table, filled by curl_load(). */
+static struct {
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_reset) *easy_reset;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_perform) *easy_perform;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_strerror) *easy_strerror;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
+	__typeof__(curl_multi_init) *multi_init;
+	__typeof__(curl_multi_setopt) *multi_setopt;
+	__typeof__(curl_multi_cleanup) *multi_cleanup;
+	__typeof__(curl_multi_wakeup) *multi_wakeup;
+	__typeof__(curl_multi_add_handle) *multi_add_handle;
+	__typeof__(curl_multi_remove_handle) *multi_remove_handle;
+	__typeof__(curl_multi_perform) *multi_perform;
+	__typeof__(curl_multi_info_read) *multi_info_read;
+	__typeof__(curl_multi_poll) *multi_poll;
+} curl;
 
-static void curl_init_once(void)
+static const ureg_dynlib_sym curl_syms[] = {
+        UREG_DYNLIB_SYM(curl.global_init, curl_global_init),
+        UREG_DYNLIB_SYM(curl.easy_init, curl_easy_init),
+        UREG_DYNLIB_SYM(curl.easy_cleanup, curl_easy_cleanup),
+        UREG_DYNLIB_SYM(curl.easy_reset, curl_easy_reset),
+        UREG_DYNLIB_SYM(curl.easy_setopt, curl_easy_setopt),
+        UREG_DYNLIB_SYM(curl.easy_perform, curl_easy_perform),
+        UREG_DYNLIB_SYM(curl.easy_getinfo, curl_easy_getinfo),
+        UREG_DYNLIB_SYM(curl.easy_strerror, curl_easy_strerror),
+        UREG_DYNLIB_SYM(curl.slist_append, curl_slist_append),
+        UREG_DYNLIB_SYM(curl.slist_free_all, curl_slist_free_all),
+        UREG_DYNLIB_SYM(curl.multi_init, curl_multi_init),
+        UREG_DYNLIB_SYM(curl.multi_setopt, curl_multi_setopt),
+        UREG_DYNLIB_SYM(curl.multi_cleanup, curl_multi_cleanup),
+        UREG_DYNLIB_SYM(curl.multi_wakeup, curl_multi_wakeup),
+        UREG_DYNLIB_SYM(curl.multi_add_handle, curl_multi_add_handle),
+        UREG_DYNLIB_SYM(curl.multi_remove_handle, curl_multi_remove_handle),
+        UREG_DYNLIB_SYM(curl.multi_perform, curl_multi_perform),
+        UREG_DYNLIB_SYM(curl.multi_info_read, curl_multi_info_read),
+        UREG_DYNLIB_SYM(curl.multi_poll, curl_multi_poll),
+};
+
+/* curl_global_init must run once, before any other curl call */
+static int curl_after_load(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	CURLcode rc = curl.global_init(CURL_GLOBAL_DEFAULT);
+
+	if (rc != CURLE_OK)
+		return ureg_error_set(UREG_EIO, "curl_global_init failed: %s",
+		                      curl.easy_strerror(rc));
+	return 0;
+}
+
+static ureg_dynlib curl_lib = UREG_DYNLIB_INIT(
+        UREG_SONAME_CURL, UREG_PACKAGE_CURL, curl_syms, curl_after_load);
+
+/* Loads and initialises libcurl the first time; cheap afterwards. Every
+ * public entry point that makes a curl handle calls it first. */
+static int curl_load(void)
+{
+	return ureg_dynlib_load(&curl_lib);
 }
 
 int ureg_client_new(ureg_client **out, const char *base_url, const char *token,
@@ -35,20 +98,22 @@ int ureg_client_new(ureg_client **out, const char *base_url, const char *token,
 	ureg_client_options defaults = UREG_CLIENT_OPTIONS_INIT;
 	ureg_client *c;
 	size_t n;
+	int error;
 
 	*out = NULL;
-	pthread_once(&curl_once, curl_init_once);
 	if (strncmp(base_url, "http://", 7) != 0 &&
 	    strncmp(base_url, "https://", 8) != 0)
 		return ureg_error_set(UREG_EINVALID,
 		                      "registry url \"%s\" is not http:// or "
 		                      "https://",
 		                      base_url);
+	if ((error = curl_load()) < 0)
+		return error;
 	if (!(c = calloc(1, sizeof(*c))))
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
 	c->opts = opts ? *opts : defaults;
 	c->base = strdup(base_url);
-	c->curl = curl_easy_init();
+	c->curl = curl.easy_init();
 	if (!c->base || !c->curl)
 		goto oom;
 	n = strlen(c->base);
@@ -73,7 +138,7 @@ void ureg_client_free(ureg_client *c)
 	if (!c)
 		return;
 	if (c->curl)
-		curl_easy_cleanup(c->curl);
+		curl.easy_cleanup(c->curl);
 	free(c->base);
 	free(c->auth_header);
 	free(c);
@@ -220,30 +285,30 @@ static CURLcode perform(ureg_client *c, transfer *t, const char *method,
 {
 	CURL *h = c->curl;
 
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, c->opts.user_agent);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	curl.easy_reset(h);
+	curl.easy_setopt(h, CURLOPT_URL, url);
+	curl.easy_setopt(h, CURLOPT_USERAGENT, c->opts.user_agent);
+	curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 	                 (long)c->opts.connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+	curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
 	                 (long)c->opts.low_speed_seconds);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION,
+	curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl.easy_setopt(h, CURLOPT_HEADERFUNCTION,
 	                 t->fd >= 0 ? on_header_stream : on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+	curl.easy_setopt(h, CURLOPT_HEADERDATA, t);
+	curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl.easy_setopt(h, CURLOPT_WRITEDATA, t);
 	if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+		curl.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+		curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 		                 (curl_off_t)(body ? len : 0));
 	}
-	return curl_easy_perform(h);
+	return curl.easy_perform(h);
 }
 
 static struct curl_slist *build_headers(ureg_client *c, const char *ctype,
@@ -254,26 +319,26 @@ static struct curl_slist *build_headers(ureg_client *c, const char *ctype,
 
 	/* curl adds "Expect: 100-continue" to large bodies: a round trip
 	 * for nothing on a registry */
-	if (!(list = curl_slist_append(list, "Expect:")))
+	if (!(list = curl.slist_append(list, "Expect:")))
 		return NULL;
-	if (c->auth_header && !(tmp = curl_slist_append(list, c->auth_header)))
+	if (c->auth_header && !(tmp = curl.slist_append(list, c->auth_header)))
 		goto fail;
 	else if (c->auth_header)
 		list = tmp;
 	if (ctype) {
 		snprintf(line, sizeof(line), "Content-Type: %s", ctype);
-		if (!(tmp = curl_slist_append(list, line)))
+		if (!(tmp = curl.slist_append(list, line)))
 			goto fail;
 		list = tmp;
 	}
 	if (extra) {
-		if (!(tmp = curl_slist_append(list, extra)))
+		if (!(tmp = curl.slist_append(list, extra)))
 			goto fail;
 		list = tmp;
 	}
 	return list;
 fail:
-	curl_slist_free_all(list);
+	curl.slist_free_all(list);
 	return NULL;
 }
 
@@ -310,14 +375,14 @@ int ureg_client_request(ureg_response *out, ureg_client *c, const char *method,
 			break;
 		}
 		if (rc == CURLE_OK)
-			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
+			curl.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
 			                  &out->status);
 		if ((rc == CURLE_OK && out->status < 500) ||
 		    attempt >= c->opts.retries)
 			break;
 		sleep_ms(100u << attempt);
 	}
-	curl_slist_free_all(headers);
+	curl.slist_free_all(headers);
 	if (error < 0) {
 		ureg_response_clear(out);
 		return error;
@@ -325,7 +390,7 @@ int ureg_client_request(ureg_response *out, ureg_client *c, const char *method,
 	if (rc != CURLE_OK) {
 		ureg_response_clear(out);
 		return ureg_error_set(UREG_EIO, "%s %s: %s", method, url,
-		                      curl_easy_strerror(rc));
+		                      curl.easy_strerror(rc));
 	}
 	return 0;
 }
@@ -348,7 +413,7 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 	if (!base)
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
 	if (start < 0 || (error = ureg_hasher_new(&hasher)) < 0) {
-		curl_slist_free_all(base);
+		curl.slist_free_all(base);
 		return error < 0 ? error
 		                 : ureg_error_set_errno(UREG_EIO,
 		                                        "download: bad fd");
@@ -363,10 +428,10 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 		if (received > 0) {
 			snprintf(range, sizeof(range), "Range: bytes=%llu-",
 			         (unsigned long long)received);
-			headers = curl_slist_append(
-			        curl_slist_append(NULL, range), "Expect:");
+			headers = curl.slist_append(
+			        curl.slist_append(NULL, range), "Expect:");
 			if (c->auth_header)
-				headers = curl_slist_append(headers,
+				headers = curl.slist_append(headers,
 				                            c->auth_header);
 		}
 		memset(&t, 0, sizeof(t));
@@ -378,8 +443,8 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 		t.limit = expected_size;
 		rc = perform(c, &t, "GET", url, headers, NULL, 0);
 		if (headers != base)
-			curl_slist_free_all(headers);
-		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+			curl.slist_free_all(headers);
+		curl.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (t.too_big) {
 			error = ureg_error_set(
 			        UREG_EDIGEST,
@@ -420,7 +485,7 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 		if (attempt >= c->opts.retries) {
 			error = ureg_error_set(UREG_EIO, "GET %s: %s", url,
 			                       rc != CURLE_OK
-			                               ? curl_easy_strerror(rc)
+			                               ? curl.easy_strerror(rc)
 			                               : "server error");
 			goto done;
 		}
@@ -441,7 +506,7 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 done:
 	ureg_response_clear(&resp);
 	ureg_hasher_free(hasher);
-	curl_slist_free_all(base);
+	curl.slist_free_all(base);
 	return error;
 }
 
@@ -570,29 +635,29 @@ int ureg_client_push_blob_fd(ureg_client *c, const char *repo,
 		t.resp = &resp;
 		t.cap = 65536;
 		t.fd = -1;
-		curl_easy_reset(c->curl);
-		curl_easy_setopt(c->curl, CURLOPT_URL, url);
-		curl_easy_setopt(c->curl, CURLOPT_USERAGENT,
+		curl.easy_reset(c->curl);
+		curl.easy_setopt(c->curl, CURLOPT_URL, url);
+		curl.easy_setopt(c->curl, CURLOPT_USERAGENT,
 		                 c->opts.user_agent);
-		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
+		curl.easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
 		                 (long)c->opts.connect_timeout_ms);
-		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
+		curl.easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+		curl.easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
 		                 (long)c->opts.low_speed_seconds);
-		curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(c->curl, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c->curl, CURLOPT_READDATA, &src);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		curl.easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+		curl.easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+		curl.easy_setopt(c->curl, CURLOPT_POST, 1L);
+		curl.easy_setopt(c->curl, CURLOPT_READFUNCTION, on_read);
+		curl.easy_setopt(c->curl, CURLOPT_READDATA, &src);
+		curl.easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
 		                 (curl_off_t)size);
-		curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &t);
-		curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &t);
-		rc = curl_easy_perform(c->curl);
+		curl.easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+		curl.easy_setopt(c->curl, CURLOPT_HEADERDATA, &t);
+		curl.easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+		curl.easy_setopt(c->curl, CURLOPT_WRITEDATA, &t);
+		rc = curl.easy_perform(c->curl);
 		if (rc == CURLE_OK)
-			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
+			curl.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE,
 			                  &resp.status);
 		if ((rc == CURLE_OK && resp.status < 500) ||
 		    attempt >= c->opts.retries)
@@ -601,11 +666,11 @@ int ureg_client_push_blob_fd(ureg_client *c, const char *repo,
 	}
 	if (!error && rc != CURLE_OK)
 		error = ureg_error_set(UREG_EIO, "POST %s: %s", url,
-		                       curl_easy_strerror(rc));
+		                       curl.easy_strerror(rc));
 	else if (!error && resp.status != 201)
 		error = ureg_client_status_error(&resp, "blob upload");
 	ureg_response_clear(&resp);
-	curl_slist_free_all(headers);
+	curl.slist_free_all(headers);
 	return error;
 }
 
@@ -704,7 +769,7 @@ static void xfer_free(batch_xfer *x)
 {
 	if (!x)
 		return;
-	curl_slist_free_all(x->headers);
+	curl.slist_free_all(x->headers);
 	ureg_response_clear(&x->resp);
 	free(x->url);
 	free(x->accept_header);
@@ -715,6 +780,7 @@ int ureg_client_batch_new(ureg_client_batch **out, ureg_client *client,
                           unsigned parallel)
 {
 	ureg_client_batch *b;
+	int error;
 
 	*out = NULL;
 	if (parallel < 1 || parallel > BATCH_MAX_PARALLEL)
@@ -722,18 +788,20 @@ int ureg_client_batch_new(ureg_client_batch **out, ureg_client *client,
 		                      "parallel transfers \"%u\" is not in "
 		                      "1..%d",
 		                      parallel, BATCH_MAX_PARALLEL);
+	if ((error = curl_load()) < 0)
+		return error;
 	if (!(b = calloc(1, sizeof(*b))))
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
 	b->client = client;
 	b->parallel = parallel;
-	if (!(b->multi = curl_multi_init())) {
+	if (!(b->multi = curl.multi_init())) {
 		free(b);
 		return ureg_error_set(UREG_ENOMEM, "cannot create a curl multi "
 		                                   "handle");
 	}
-	curl_multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	curl.multi_setopt(b->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	                  (long)parallel);
-	curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, (long)parallel);
+	curl.multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, (long)parallel);
 	*out = b;
 	return 0;
 }
@@ -754,22 +822,22 @@ void ureg_client_batch_free(ureg_client_batch *b)
 	if (!b)
 		return;
 	for (i = 0; i < b->nrunning; i++) {
-		curl_multi_remove_handle(b->multi, b->running[i]->easy);
-		curl_easy_cleanup(b->running[i]->easy);
+		curl.multi_remove_handle(b->multi, b->running[i]->easy);
+		curl.easy_cleanup(b->running[i]->easy);
 		xfer_free(b->running[i]);
 	}
 	for (i = 0; i < b->npool; i++)
-		curl_easy_cleanup(b->pool[i]);
+		curl.easy_cleanup(b->pool[i]);
 	xfer_list_free(b->ready);
 	xfer_list_free(b->waiting);
-	curl_multi_cleanup(b->multi);
+	curl.multi_cleanup(b->multi);
 	free(b);
 }
 
 void ureg_client_batch_cancel(ureg_client_batch *b)
 {
 	b->cancelled = 1;
-	curl_multi_wakeup(b->multi);
+	curl.multi_wakeup(b->multi);
 }
 
 void ureg_client_batch_stats(const ureg_client_batch *b, size_t *requests,
@@ -984,16 +1052,16 @@ static int batch_start(ureg_client_batch *b, batch_xfer *x)
 	char range[64];
 	CURL *e;
 
-	e = b->npool ? b->pool[--b->npool] : curl_easy_init();
+	e = b->npool ? b->pool[--b->npool] : curl.easy_init();
 	if (!e)
 		return ureg_error_set(UREG_ENOMEM,
 		                      "cannot create a curl handle");
-	curl_easy_reset(e);
-	curl_slist_free_all(x->headers);
+	curl.easy_reset(e);
+	curl.slist_free_all(x->headers);
 	x->headers = NULL;
-	if (c->auth_header && !(h = curl_slist_append(h, c->auth_header)))
+	if (c->auth_header && !(h = curl.slist_append(h, c->auth_header)))
 		goto oom;
-	if (x->accept_header && !(tmp = curl_slist_append(h, x->accept_header)))
+	if (x->accept_header && !(tmp = curl.slist_append(h, x->accept_header)))
 		goto oom;
 	else if (x->accept_header)
 		h = tmp;
@@ -1001,7 +1069,7 @@ static int batch_start(ureg_client_batch *b, batch_xfer *x)
 	if (x->attempt_from > 0) {
 		snprintf(range, sizeof(range), "Range: bytes=%llu-",
 		         (unsigned long long)x->attempt_from);
-		if (!(tmp = curl_slist_append(h, range)))
+		if (!(tmp = curl.slist_append(h, range)))
 			goto oom;
 		h = tmp;
 	}
@@ -1011,25 +1079,25 @@ static int batch_start(ureg_client_batch *b, batch_xfer *x)
 	x->body_started = 0;
 	x->body_cap = 0;
 	ureg_response_clear(&x->resp);
-	curl_easy_setopt(e, CURLOPT_URL, x->url);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, c->opts.user_agent);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	curl.easy_setopt(e, CURLOPT_URL, x->url);
+	curl.easy_setopt(e, CURLOPT_USERAGENT, c->opts.user_agent);
+	curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	                 (long)c->opts.connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+	curl.easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl.easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
 	                 (long)c->opts.low_speed_seconds);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, BATCH_BUFFER_SIZE);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, batch_on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, batch_on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	if (curl_multi_add_handle(b->multi, e) != CURLM_OK) {
-		curl_easy_cleanup(e);
+	curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl.easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	curl.easy_setopt(e, CURLOPT_BUFFERSIZE, BATCH_BUFFER_SIZE);
+	curl.easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+	curl.easy_setopt(e, CURLOPT_HEADERFUNCTION, batch_on_header);
+	curl.easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, batch_on_body);
+	curl.easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl.easy_setopt(e, CURLOPT_PRIVATE, x);
+	if (curl.multi_add_handle(b->multi, e) != CURLM_OK) {
+		curl.easy_cleanup(e);
 		return ureg_error_set(UREG_EIO, "cannot start GET %s", x->url);
 	}
 	x->easy = e;
@@ -1037,11 +1105,11 @@ static int batch_start(ureg_client_batch *b, batch_xfer *x)
 	b->requests++;
 	return 0;
 oom:
-	curl_slist_free_all(h);
+	curl.slist_free_all(h);
 	if (b->npool < BATCH_MAX_PARALLEL)
 		b->pool[b->npool++] = e;
 	else
-		curl_easy_cleanup(e);
+		curl.easy_cleanup(e);
 	return ureg_error_set(UREG_ENOMEM, "out of memory");
 }
 
@@ -1072,11 +1140,11 @@ static void batch_finish(ureg_client_batch *b, batch_xfer *x, CURLcode rc)
 	int error = x->error;
 	size_t i;
 
-	curl_multi_remove_handle(b->multi, x->easy);
+	curl.multi_remove_handle(b->multi, x->easy);
 	if (b->npool < BATCH_MAX_PARALLEL)
 		b->pool[b->npool++] = x->easy;
 	else
-		curl_easy_cleanup(x->easy);
+		curl.easy_cleanup(x->easy);
 	x->easy = NULL;
 	for (i = 0; i < b->nrunning; i++)
 		if (b->running[i] == x) {
@@ -1107,7 +1175,7 @@ static void batch_finish(ureg_client_batch *b, batch_xfer *x, CURLcode rc)
 		x->resp.status = x->status;
 	} else if (error == 0) {
 		error = ureg_error_set(UREG_EIO, "GET %s: %s", x->url,
-		                       curl_easy_strerror(rc));
+		                       curl.easy_strerror(rc));
 	}
 	x->get.done(error, &x->resp, x->get.payload);
 	xfer_free(x);
@@ -1145,15 +1213,15 @@ int ureg_client_batch_run(ureg_client_batch *b)
 		}
 		if (b->nrunning == 0 && !b->waiting)
 			break;
-		if (curl_multi_perform(b->multi, &running) != CURLM_OK)
+		if (curl.multi_perform(b->multi, &running) != CURLM_OK)
 			return ureg_error_set(UREG_EIO, "curl_multi_perform "
 			                                "failed");
-		while ((msg = curl_multi_info_read(b->multi, &left))) {
+		while ((msg = curl.multi_info_read(b->multi, &left))) {
 			void *priv = NULL;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			curl.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 			                  &priv);
 			batch_finish(b, priv, msg->data.result);
 			finished = 1;
@@ -1167,7 +1235,7 @@ int ureg_client_batch_run(ureg_client_batch *b)
 			timeout = next_due <= now ? 0 : (long)(next_due - now);
 		if (timeout > 1000)
 			timeout = 1000;
-		if (curl_multi_poll(b->multi, NULL, 0, (int)timeout, NULL) !=
+		if (curl.multi_poll(b->multi, NULL, 0, (int)timeout, NULL) !=
 		    CURLM_OK)
 			return ureg_error_set(UREG_EIO,
 			                      "curl_multi_poll failed");

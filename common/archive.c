@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/dynlib.h"
+
 #define IO_BUF_SIZE (64 * 1024)
 #define IN_BUF_SIZE (64 * 1024)
 #define IN_SLICE 1024
@@ -40,6 +42,109 @@
 
 static const char *const vcs_dirs[] = {".git",   ".hg",    ".svn", ".bzr",
                                        "_darcs", ".pijul", ".jj"};
+
+/* ---- libarchive, loaded on first use (see common/dynlib.h) ----------
+ * Every libarchive call of this file goes through `la`, filled by
+ * la_load() at the entry points that pack or read an archive. */
+
+static struct {
+	__typeof__(archive_entry_clear) *entry_clear;
+	__typeof__(archive_entry_copy_pathname) *entry_copy_pathname;
+	__typeof__(archive_entry_filetype) *entry_filetype;
+	__typeof__(archive_entry_free) *entry_free;
+	__typeof__(archive_entry_hardlink) *entry_hardlink;
+	__typeof__(archive_entry_new) *entry_new;
+	__typeof__(archive_entry_pathname) *entry_pathname;
+	__typeof__(archive_entry_pathname_utf8) *entry_pathname_utf8;
+	__typeof__(archive_entry_perm) *entry_perm;
+	__typeof__(archive_entry_set_filetype) *entry_set_filetype;
+	__typeof__(archive_entry_set_gid) *entry_set_gid;
+	__typeof__(archive_entry_set_mtime) *entry_set_mtime;
+	__typeof__(archive_entry_set_perm) *entry_set_perm;
+	__typeof__(archive_entry_set_size) *entry_set_size;
+	__typeof__(archive_entry_set_uid) *entry_set_uid;
+	__typeof__(archive_entry_size) *entry_size;
+	__typeof__(archive_entry_symlink) *entry_symlink;
+	__typeof__(archive_error_string) *error_string;
+	__typeof__(archive_filter_bytes) *filter_bytes;
+	__typeof__(archive_filter_code) *filter_code;
+	__typeof__(archive_filter_count) *filter_count;
+	__typeof__(archive_read_data) *read_data;
+	__typeof__(archive_read_free) *read_free;
+	__typeof__(archive_read_new) *read_new;
+	__typeof__(archive_read_next_header) *read_next_header;
+	__typeof__(archive_read_open) *read_open;
+	__typeof__(archive_read_support_filter_gzip) *read_support_filter_gzip;
+	__typeof__(archive_read_support_format_tar) *read_support_format_tar;
+	__typeof__(archive_set_error) *set_error;
+	__typeof__(archive_write_add_filter_gzip) *write_add_filter_gzip;
+	__typeof__(archive_write_close) *write_close;
+	__typeof__(archive_write_data) *write_data;
+	__typeof__(archive_write_free) *write_free;
+	__typeof__(archive_write_header) *write_header;
+	__typeof__(archive_write_new) *write_new;
+	__typeof__(archive_write_open) *write_open;
+	__typeof__(archive_write_set_bytes_in_last_block)
+	        *write_set_bytes_in_last_block;
+	__typeof__(archive_write_set_format_pax_restricted)
+	        *write_set_format_pax_restricted;
+	__typeof__(archive_write_set_options) *write_set_options;
+} la;
+
+static const ureg_dynlib_sym la_syms[] = {
+        UREG_DYNLIB_SYM(la.entry_clear, archive_entry_clear),
+        UREG_DYNLIB_SYM(la.entry_copy_pathname, archive_entry_copy_pathname),
+        UREG_DYNLIB_SYM(la.entry_filetype, archive_entry_filetype),
+        UREG_DYNLIB_SYM(la.entry_free, archive_entry_free),
+        UREG_DYNLIB_SYM(la.entry_hardlink, archive_entry_hardlink),
+        UREG_DYNLIB_SYM(la.entry_new, archive_entry_new),
+        UREG_DYNLIB_SYM(la.entry_pathname, archive_entry_pathname),
+        UREG_DYNLIB_SYM(la.entry_pathname_utf8, archive_entry_pathname_utf8),
+        UREG_DYNLIB_SYM(la.entry_perm, archive_entry_perm),
+        UREG_DYNLIB_SYM(la.entry_set_filetype, archive_entry_set_filetype),
+        UREG_DYNLIB_SYM(la.entry_set_gid, archive_entry_set_gid),
+        UREG_DYNLIB_SYM(la.entry_set_mtime, archive_entry_set_mtime),
+        UREG_DYNLIB_SYM(la.entry_set_perm, archive_entry_set_perm),
+        UREG_DYNLIB_SYM(la.entry_set_size, archive_entry_set_size),
+        UREG_DYNLIB_SYM(la.entry_set_uid, archive_entry_set_uid),
+        UREG_DYNLIB_SYM(la.entry_size, archive_entry_size),
+        UREG_DYNLIB_SYM(la.entry_symlink, archive_entry_symlink),
+        UREG_DYNLIB_SYM(la.error_string, archive_error_string),
+        UREG_DYNLIB_SYM(la.filter_bytes, archive_filter_bytes),
+        UREG_DYNLIB_SYM(la.filter_code, archive_filter_code),
+        UREG_DYNLIB_SYM(la.filter_count, archive_filter_count),
+        UREG_DYNLIB_SYM(la.read_data, archive_read_data),
+        UREG_DYNLIB_SYM(la.read_free, archive_read_free),
+        UREG_DYNLIB_SYM(la.read_new, archive_read_new),
+        UREG_DYNLIB_SYM(la.read_next_header, archive_read_next_header),
+        UREG_DYNLIB_SYM(la.read_open, archive_read_open),
+        UREG_DYNLIB_SYM(la.read_support_filter_gzip,
+                        archive_read_support_filter_gzip),
+        UREG_DYNLIB_SYM(la.read_support_format_tar,
+                        archive_read_support_format_tar),
+        UREG_DYNLIB_SYM(la.set_error, archive_set_error),
+        UREG_DYNLIB_SYM(la.write_add_filter_gzip,
+                        archive_write_add_filter_gzip),
+        UREG_DYNLIB_SYM(la.write_close, archive_write_close),
+        UREG_DYNLIB_SYM(la.write_data, archive_write_data),
+        UREG_DYNLIB_SYM(la.write_free, archive_write_free),
+        UREG_DYNLIB_SYM(la.write_header, archive_write_header),
+        UREG_DYNLIB_SYM(la.write_new, archive_write_new),
+        UREG_DYNLIB_SYM(la.write_open, archive_write_open),
+        UREG_DYNLIB_SYM(la.write_set_bytes_in_last_block,
+                        archive_write_set_bytes_in_last_block),
+        UREG_DYNLIB_SYM(la.write_set_format_pax_restricted,
+                        archive_write_set_format_pax_restricted),
+        UREG_DYNLIB_SYM(la.write_set_options, archive_write_set_options),
+};
+
+static ureg_dynlib la_lib = UREG_DYNLIB_INIT(
+        UREG_SONAME_ARCHIVE, UREG_PACKAGE_ARCHIVE, la_syms, NULL);
+
+static int la_load(void)
+{
+	return ureg_dynlib_load(&la_lib);
+}
 
 /* ---- locale ----------------------------------------------------------
  * libarchive converts names between the current locale's charset and the
@@ -886,7 +991,7 @@ static int read_tree_file(tree_rec *r, int rootfd, ureg_hasher *h,
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size != r->size)
 		goto changed;
-	if (a && archive_write_header(a, hdr) != ARCHIVE_OK) {
+	if (a && la.write_header(a, hdr) != ARCHIVE_OK) {
 		error = -1;
 		goto done;
 	}
@@ -907,7 +1012,7 @@ static int read_tree_file(tree_rec *r, int rootfd, ureg_hasher *h,
 		if (got > r->size)
 			goto changed;
 		ureg_hasher_update(h, buf, (size_t)n);
-		if (a && archive_write_data(a, buf, (size_t)n) != n) {
+		if (a && la.write_data(a, buf, (size_t)n) != n) {
 			error = -1;
 			goto done;
 		}
@@ -980,7 +1085,7 @@ static la_ssize_t sink_write(struct archive *a, void *payload, const void *buf,
 			continue;
 		if (n < 0) {
 			s->err = errno;
-			archive_set_error(a, errno, "write failed");
+			la.set_error(a, errno, "write failed");
 			return -1;
 		}
 		p += n;
@@ -993,7 +1098,7 @@ static la_ssize_t sink_write(struct archive *a, void *payload, const void *buf,
 
 static int writer_error(struct archive *a, const pack_sink *s)
 {
-	const char *msg = archive_error_string(a);
+	const char *msg = la.error_string(a);
 	qbuf q;
 
 	if (s->err) {
@@ -1060,55 +1165,54 @@ int ureg_archive_pack(ureg_pack_result *out, const char *dir, int out_fd,
 		goto done;
 	tree_sort(&w->tree);
 
-	if ((error = ureg_hasher_new(&sink.h)) < 0 ||
+	if ((error = la_load()) < 0 || (error = ureg_hasher_new(&sink.h)) < 0 ||
 	    (error = ureg_hasher_new(&fh)) < 0)
 		goto done;
 	snprintf(options, sizeof(options),
 	         "gzip:!timestamp,gzip:compression-level=%d",
 	         opts->compression_level);
-	if (!(buf = malloc(IO_BUF_SIZE)) || !(a = archive_write_new()) ||
-	    !(hdr = archive_entry_new())) {
+	if (!(buf = malloc(IO_BUF_SIZE)) || !(a = la.write_new()) ||
+	    !(hdr = la.entry_new())) {
 		error = ureg_error_set(UREG_ENOMEM,
 		                       "cannot allocate an archive writer");
 		goto done;
 	}
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_write_set_options(a, options) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open(a, &sink, NULL, sink_write, NULL) !=
-	            ARCHIVE_OK) {
+	if (la.write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    la.write_add_filter_gzip(a) != ARCHIVE_OK ||
+	    la.write_set_options(a, options) != ARCHIVE_OK ||
+	    la.write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    la.write_open(a, &sink, NULL, sink_write, NULL) != ARCHIVE_OK) {
 		error = writer_error(a, &sink);
 		goto done;
 	}
 	for (i = 0; i < w->tree.n; i++) {
 		tree_rec *r = &w->tree.recs[i];
 
-		archive_entry_clear(hdr);
-		archive_entry_copy_pathname(hdr, r->path);
-		archive_entry_set_mtime(hdr, (time_t)opts->mtime, 0);
-		archive_entry_set_uid(hdr, 0);
-		archive_entry_set_gid(hdr, 0);
+		la.entry_clear(hdr);
+		la.entry_copy_pathname(hdr, r->path);
+		la.entry_set_mtime(hdr, (time_t)opts->mtime, 0);
+		la.entry_set_uid(hdr, 0);
+		la.entry_set_gid(hdr, 0);
 		if (r->kind == KIND_DIR) {
-			archive_entry_set_filetype(hdr, AE_IFDIR);
-			archive_entry_set_perm(hdr, 0755);
-			archive_entry_set_size(hdr, 0);
-			if (archive_write_header(a, hdr) != ARCHIVE_OK) {
+			la.entry_set_filetype(hdr, AE_IFDIR);
+			la.entry_set_perm(hdr, 0755);
+			la.entry_set_size(hdr, 0);
+			if (la.write_header(a, hdr) != ARCHIVE_OK) {
 				error = writer_error(a, &sink);
 				goto done;
 			}
 			continue;
 		}
-		archive_entry_set_filetype(hdr, AE_IFREG);
-		archive_entry_set_perm(hdr, r->exec ? 0755 : 0644);
-		archive_entry_set_size(hdr, (la_int64_t)r->size);
+		la.entry_set_filetype(hdr, AE_IFREG);
+		la.entry_set_perm(hdr, r->exec ? 0755 : 0644);
+		la.entry_set_size(hdr, (la_int64_t)r->size);
 		error = read_tree_file(r, rootfd, fh, buf, a, hdr);
 		if (error == -1)
 			error = writer_error(a, &sink);
 		if (error < 0)
 			goto done;
 	}
-	if (archive_write_close(a) != ARCHIVE_OK) {
+	if (la.write_close(a) != ARCHIVE_OK) {
 		error = writer_error(a, &sink);
 		goto done;
 	}
@@ -1122,8 +1226,9 @@ done:
 	if (error < 0)
 		sink.discard = 1;
 	if (a)
-		archive_write_free(a);
-	archive_entry_free(hdr);
+		la.write_free(a);
+	if (hdr)
+		la.entry_free(hdr);
 	free(buf);
 	ureg_hasher_free(fh);
 	ureg_hasher_free(sink.h);
@@ -1208,13 +1313,13 @@ typedef struct {
 static la_ssize_t ex_read(struct archive *a, void *payload, const void **buf)
 {
 	extractor *x = payload;
-	la_int64_t produced = archive_filter_bytes(a, 0);
+	la_int64_t produced = la.filter_bytes(a, 0);
 	size_t n;
 
 	if ((produced > 0 && (uint64_t)produced > x->stream_cap) ||
 	    x->in_bytes > x->stream_cap) {
 		x->over = 1;
-		archive_set_error(a, EFBIG, "stream cap reached");
+		la.set_error(a, EFBIG, "stream cap reached");
 		return -1;
 	}
 	if (x->in_off == x->in_len) {
@@ -1225,7 +1330,7 @@ static la_ssize_t ex_read(struct archive *a, void *payload, const void **buf)
 		while (got < 0 && errno == EINTR);
 		if (got < 0) {
 			x->read_errno = errno;
-			archive_set_error(a, errno, "read failed");
+			la.set_error(a, errno, "read failed");
 			return -1;
 		}
 		x->in_bytes += (uint64_t)got;
@@ -1242,7 +1347,7 @@ static la_ssize_t ex_read(struct archive *a, void *payload, const void **buf)
 
 static int ex_archive_error(extractor *x)
 {
-	const char *msg = archive_error_string(x->a);
+	const char *msg = la.error_string(x->a);
 	qbuf q;
 
 	if (x->over)
@@ -1457,8 +1562,8 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 static int ex_file(extractor *x, struct archive_entry *e, size_t len,
                    const char *base)
 {
-	la_int64_t size = archive_entry_size(e);
-	int exec = (archive_entry_perm(e) & 0111) != 0;
+	la_int64_t size = la.entry_size(e);
+	int exec = (la.entry_perm(e) & 0111) != 0;
 	uint64_t got = 0;
 	size_t idx;
 	tree_rec *r;
@@ -1491,7 +1596,7 @@ static int ex_file(extractor *x, struct archive_entry *e, size_t len,
 			                            quote(&q, x->path));
 	}
 	for (;;) {
-		la_ssize_t n = archive_read_data(x->a, x->buf, sizeof(x->buf));
+		la_ssize_t n = la.read_data(x->a, x->buf, sizeof(x->buf));
 
 		if (n < 0) {
 			error = ex_archive_error(x);
@@ -1543,32 +1648,32 @@ done:
 
 static int ex_entry(extractor *x, struct archive_entry *e)
 {
-	const char *raw = archive_entry_pathname(e);
+	const char *raw = la.entry_pathname(e);
 	const char *link, *base;
-	mode_t type = archive_entry_filetype(e);
+	mode_t type = la.entry_filetype(e);
 	size_t len = 0, plen = 0;
 	tree_rec *r;
 	int slash, error;
 	qbuf q, q2;
 
 	if (!raw)
-		raw = archive_entry_pathname_utf8(e);
+		raw = la.entry_pathname_utf8(e);
 	/* libarchive gives up on some headers with a warning and no name
 	 * ("Too many special headers"): its reason is the better message */
-	if (!raw && archive_error_string(x->a))
+	if (!raw && la.error_string(x->a))
 		return ex_archive_error(x);
 	if (!raw)
 		return ureg_error_set(UREG_EINVALID,
 		                      "archive has an entry without a name");
 	if ((error = ex_path(x, raw, &len, &slash)) < 0)
 		return error;
-	if ((link = archive_entry_hardlink(e)) != NULL)
+	if ((link = la.entry_hardlink(e)) != NULL)
 		return ureg_error_set(UREG_EINVALID,
 		                      "archive entry \"%s\" is a hard link to "
 		                      "\"%s\": packages hold regular files and "
 		                      "directories only",
 		                      quote(&q, raw), quote(&q2, link));
-	if ((link = archive_entry_symlink(e)) != NULL || type == AE_IFLNK)
+	if ((link = la.entry_symlink(e)) != NULL || type == AE_IFLNK)
 		return ureg_error_set(UREG_EINVALID,
 		                      "archive entry \"%s\" is a symlink to "
 		                      "\"%s\": packages hold regular files and "
@@ -1644,28 +1749,28 @@ static int ex_run(ureg_extract_result *out, extractor *x, int fd,
 	        add_sat(add_sat(opts->limits.max_total_size,
 	                        opts->limits.max_entries * ENTRY_OVERHEAD),
 	                STREAM_SLACK);
-	if ((error = ureg_hasher_new(&x->h)) < 0)
+	if ((error = la_load()) < 0 || (error = ureg_hasher_new(&x->h)) < 0)
 		return error;
-	if (!(x->a = archive_read_new()))
+	if (!(x->a = la.read_new()))
 		return ureg_error_set(UREG_ENOMEM,
 		                      "cannot allocate an archive reader");
-	if (archive_read_support_filter_gzip(x->a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(x->a) != ARCHIVE_OK)
+	if (la.read_support_filter_gzip(x->a) != ARCHIVE_OK ||
+	    la.read_support_format_tar(x->a) != ARCHIVE_OK)
 		return ex_archive_error(x);
-	r = archive_read_open(x->a, x, NULL, ex_read, NULL);
+	r = la.read_open(x->a, x, NULL, ex_read, NULL);
 	if (x->in_bytes == 0 && !x->read_errno)
 		return ureg_error_set(UREG_EINVALID, "archive is empty");
 	if (r != ARCHIVE_OK)
 		return ex_archive_error(x);
-	if (archive_filter_count(x->a) > 2)
+	if (la.filter_count(x->a) > 2)
 		return ureg_error_set(UREG_EINVALID,
 		                      "archive is compressed more than once");
-	if (archive_filter_count(x->a) != 2 ||
-	    archive_filter_code(x->a, 0) != ARCHIVE_FILTER_GZIP)
+	if (la.filter_count(x->a) != 2 ||
+	    la.filter_code(x->a, 0) != ARCHIVE_FILTER_GZIP)
 		return ureg_error_set(UREG_EINVALID,
 		                      "archive is not gzip-compressed");
 	for (;;) {
-		r = archive_read_next_header(x->a, &e);
+		r = la.read_next_header(x->a, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		/* ARCHIVE_WARN (e.g. a name libarchive could not convert)
@@ -1703,7 +1808,7 @@ static void ex_free(extractor *x)
 		return;
 	ex_drop_cache(x);
 	if (x->a)
-		archive_read_free(x->a);
+		la.read_free(x->a);
 	ureg_hasher_free(x->h);
 	tree_clear(&x->tree);
 	free(x);

@@ -14,7 +14,46 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/dynlib.h"
 #include "common/log.h"
+
+/* libmicrohttpd, loaded by ureg_http_start (see common/dynlib.h): every MHD
+ * call of this file goes through this table. */
+static struct {
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_create_response_from_buffer)
+	        *create_response_from_buffer;
+	__typeof__(MHD_create_response_from_fd_at_offset64)
+	        *create_response_from_fd_at_offset64;
+	__typeof__(MHD_destroy_response) *destroy_response;
+	__typeof__(MHD_get_connection_values) *get_connection_values;
+	__typeof__(MHD_get_daemon_info) *get_daemon_info;
+	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_quiesce_daemon) *quiesce_daemon;
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+} mhd;
+
+static const ureg_dynlib_sym mhd_syms[] = {
+        UREG_DYNLIB_SYM(mhd.add_response_header, MHD_add_response_header),
+        UREG_DYNLIB_SYM(mhd.create_response_from_buffer,
+                        MHD_create_response_from_buffer),
+        UREG_DYNLIB_SYM(mhd.create_response_from_fd_at_offset64,
+                        MHD_create_response_from_fd_at_offset64),
+        UREG_DYNLIB_SYM(mhd.destroy_response, MHD_destroy_response),
+        UREG_DYNLIB_SYM(mhd.get_connection_values, MHD_get_connection_values),
+        UREG_DYNLIB_SYM(mhd.get_daemon_info, MHD_get_daemon_info),
+        UREG_DYNLIB_SYM(mhd.lookup_connection_value,
+                        MHD_lookup_connection_value),
+        UREG_DYNLIB_SYM(mhd.queue_response, MHD_queue_response),
+        UREG_DYNLIB_SYM(mhd.quiesce_daemon, MHD_quiesce_daemon),
+        UREG_DYNLIB_SYM(mhd.start_daemon, MHD_start_daemon),
+        UREG_DYNLIB_SYM(mhd.stop_daemon, MHD_stop_daemon),
+};
+
+static ureg_dynlib mhd_lib =
+        UREG_DYNLIB_INIT(UREG_SONAME_MHD, UREG_PACKAGE_MHD, mhd_syms, NULL);
 
 #define MAX_HEADERS 16
 
@@ -85,12 +124,12 @@ const char *ureg_http_path(const ureg_http_request *req)
 
 const char *ureg_http_header(const ureg_http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	return mhd.lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *ureg_http_query(const ureg_http_request *req, const char *name)
 {
-	const char *v = MHD_lookup_connection_value(
+	const char *v = mhd.lookup_connection_value(
 	        req->conn, MHD_GET_ARGUMENT_KIND, name);
 	return v;
 }
@@ -222,31 +261,31 @@ static enum MHD_Result queue(ureg_http_request *req)
 	if (!req->status)
 		respond_plain(req, 500, "no response was produced");
 	if (req->body_kind == BODY_BUFFER) {
-		resp = MHD_create_response_from_buffer(req->body_len, req->body,
+		resp = mhd.create_response_from_buffer(req->body_len, req->body,
 		                                       MHD_RESPMEM_MUST_FREE);
 		if (resp)
 			req->body = NULL;
 		req->bytes_out = req->body_len;
 	} else if (req->body_kind == BODY_FD) {
-		resp = MHD_create_response_from_fd_at_offset64(
+		resp = mhd.create_response_from_fd_at_offset64(
 		        req->fd_len, req->fd, req->fd_offset);
 		if (resp)
 			req->fd = -1; /* MHD closes it */
 		req->bytes_out = req->fd_len;
 	} else {
-		resp = MHD_create_response_from_buffer(0, NULL,
+		resp = mhd.create_response_from_buffer(0, NULL,
 		                                       MHD_RESPMEM_PERSISTENT);
 		req->bytes_out = 0;
 	}
 	if (!resp)
 		return MHD_NO;
 	for (i = 0; i < req->nheaders; i++)
-		MHD_add_response_header(resp, req->headers[i].name,
+		mhd.add_response_header(resp, req->headers[i].name,
 		                        req->headers[i].value);
 	if (strcmp(req->method, "HEAD") == 0)
 		req->bytes_out = 0;
-	ret = MHD_queue_response(req->conn, (unsigned)req->status, resp);
-	MHD_destroy_response(resp);
+	ret = mhd.queue_response(req->conn, (unsigned)req->status, resp);
+	mhd.destroy_response(resp);
 	req->body_kind = BODY_NONE;
 	req->queued = 1;
 	return ret;
@@ -296,7 +335,7 @@ static const char *check_framing(ureg_http_request *req)
 {
 	struct header_scan scan = {0, 0, 0, -1};
 
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, scan_header,
+	mhd.get_connection_values(req->conn, MHD_HEADER_KIND, scan_header,
 	                          &scan);
 	if (scan.content_length_count > 1)
 		return "duplicate content-length header";
@@ -498,7 +537,8 @@ int ureg_http_start(ureg_http **out, const ureg_http_options *opts,
 
 	*out = NULL;
 	if ((error = parse_listen(&addr, &addrlen, &is_v6, host, sizeof(host),
-	                          opts->listen)) < 0)
+	                          opts->listen)) < 0 ||
+	    (error = ureg_dynlib_load(&mhd_lib)) < 0)
 		return error;
 	if (!(http = calloc(1, sizeof(*http))))
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
@@ -512,7 +552,7 @@ int ureg_http_start(ureg_http **out, const ureg_http_options *opts,
 	        MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (is_v6)
 		flags |= MHD_USE_IPv6;
-	http->daemon = MHD_start_daemon(
+	http->daemon = mhd.start_daemon(
 	        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
 	        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
 	        MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
@@ -527,7 +567,7 @@ int ureg_http_start(ureg_http **out, const ureg_http_options *opts,
 		return ureg_error_set_errno(UREG_EIO, "cannot listen on %s",
 		                            opts->listen);
 	}
-	info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	info = mhd.get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(http->url, sizeof(http->url),
 	         is_v6 ? "http://[%s]:%u" : "http://%s:%u", host,
 	         info ? (unsigned)info->port : 0);
@@ -547,7 +587,7 @@ void ureg_http_stop(ureg_http *http, unsigned grace_ms)
 
 	if (!http)
 		return;
-	fd = MHD_quiesce_daemon(http->daemon);
+	fd = mhd.quiesce_daemon(http->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
 	while (counter_get(&http->active) > 0 && waited < grace_ms) {
@@ -555,6 +595,6 @@ void ureg_http_stop(ureg_http *http, unsigned grace_ms)
 		nanosleep(&ts, NULL);
 		waited += 10;
 	}
-	MHD_stop_daemon(http->daemon);
+	mhd.stop_daemon(http->daemon);
 	free(http);
 }
