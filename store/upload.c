@@ -56,8 +56,8 @@ struct ureg_upload_stream {
 	int fd;
 	int failed;
 	uint64_t start;
-	uint64_t size;
-	ureg_hasher *hasher; /* session state plus this chunk */
+	ureg_hasher *hasher;    /* session state plus this chunk */
+	ureg_cas__appender app; /* fd, hasher; app.size: bytes taken */
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -488,7 +488,7 @@ int ureg_uploads_append_begin(ureg_upload_stream **out, ureg_uploads *u,
 	if ((error = session_state(&s->hasher, u, e, s->fd, size)) < 0)
 		goto done;
 	s->start = size;
-	s->size = size;
+	ureg_cas__appender_init(&s->app, s->fd, s->hasher, size);
 	*out = s;
 	s = NULL;
 	e = NULL;
@@ -507,38 +507,25 @@ done:
 int ureg_upload_stream_write(ureg_upload_stream *s, const void *data,
                              size_t len)
 {
-	const unsigned char *p = data;
 	uint64_t max = s->uploads->max;
-	size_t done = 0;
+	int error;
 
 	if (s->failed)
 		return ureg_error_set(
 		        UREG_EINVALID,
 		        "upload \"%s\": this chunk failed already",
 		        s->entry->id);
-	if ((uint64_t)len > max || s->size > max - (uint64_t)len) {
+	if ((uint64_t)len > max || s->app.size > max - (uint64_t)len) {
 		s->failed = 1;
 		return ureg_error_set(UREG_ETOOBIG,
 		                      "upload \"%s\" exceeds the limit of %llu "
 		                      "bytes",
 		                      s->entry->id, (unsigned long long)max);
 	}
-	while (done < len) {
-		ssize_t n = write(s->fd, p + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			s->failed = 1;
-			return ureg_error_set_errno(
-			        UREG_EIO, "cannot write upload \"%s\"",
-			        s->entry->id);
-		}
-		done += (size_t)n;
-	}
-	ureg_hasher_update(s->hasher, data, len);
-	s->size += (uint64_t)len;
-	return 0;
+	if ((error = ureg_cas__append(&s->app, data, len, "upload ",
+	                              s->entry->id)) < 0)
+		s->failed = 1;
+	return error;
 }
 
 int ureg_upload_stream_end(uint64_t *size_out, ureg_upload_stream *s)
@@ -555,14 +542,17 @@ int ureg_upload_stream_end(uint64_t *size_out, ureg_upload_stream *s)
 		ureg_upload_stream_abort(s);
 		return error;
 	}
-	if ((error = ureg_index_upload_touch(u->index, s->entry->id,
+	if ((error = ureg_cas__appender_flush(&s->app, "upload ",
+	                                      s->entry->id)) < 0 ||
+	    (error = ureg_index_upload_touch(u->index, s->entry->id,
 	                                     (int64_t)time(NULL))) < 0) {
 		ureg_upload_stream_abort(s);
 		return error;
 	}
+	ureg_cas__appender_release(&s->app);
 	if (size_out)
-		*size_out = s->size;
-	entry_set_state(u, s->entry, s->hasher, s->size);
+		*size_out = s->app.size;
+	entry_set_state(u, s->entry, s->hasher, s->app.size);
 	entry_release(u, s->entry);
 	close(s->fd);
 	free(s);
@@ -573,6 +563,7 @@ void ureg_upload_stream_abort(ureg_upload_stream *s)
 {
 	if (!s)
 		return;
+	ureg_cas__appender_release(&s->app);
 	/* The cached state is still the one from before the chunk; only the
 	 * file has to go back. If it cannot, forget the state so the next
 	 * use rebuilds it from whatever the file holds. */

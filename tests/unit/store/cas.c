@@ -555,6 +555,178 @@ static void test_foreach(void **state)
 	assert_int_equal(w.good + w.bad, 2);
 }
 
+/* Deterministic bytes that differ at every offset of a big file. */
+static unsigned char *pattern(size_t len, unsigned seed)
+{
+	unsigned char *p = malloc(len);
+	uint32_t x = 2463534242u ^ seed;
+	size_t i;
+
+	assert_non_null(p);
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (unsigned char)x;
+	}
+	return p;
+}
+
+/* Feeds `data` in pieces of awkward sizes (1 byte up to 3 MiB). */
+static void write_in_pieces(ureg_cas_writer *w, const unsigned char *data,
+                            size_t len)
+{
+	static const size_t sizes[] = {
+	        1, 65537, 31 * 1024, 3 * 1024 * 1024 + 7, 524288, 4095};
+	size_t off = 0, i = 0;
+
+	while (off < len) {
+		size_t n = sizes[i++ % (sizeof(sizes) / sizeof(sizes[0]))];
+
+		if (n > len - off)
+			n = len - off;
+		assert_int_equal(ureg_cas_writer_write(w, data + off, n), 0);
+		off += n;
+	}
+}
+
+/* A big blob goes through the buffers and helper threads: the digest,
+ * size and stored bytes are those of the input, tail included. */
+static void test_writer_big_blob(void **state)
+{
+	fixture *f = *state;
+	size_t len = 21 * 1024 * 1024 + 12345;
+	unsigned char *data = pattern(len, 1), *back = NULL;
+	ureg_cas_writer *w = NULL;
+	ureg_digest d, expected;
+	size_t got = 0;
+
+	ureg_digest_buffer(&expected, data, len);
+	assert_int_equal(ureg_cas_writer_new(&w, f->cas), 0);
+	write_in_pieces(w, data, len);
+	assert_int_equal(ureg_cas_writer_size(w), len);
+	assert_int_equal(ureg_cas_writer_commit(&d, w, &expected, (int64_t)len),
+	                 0);
+	ureg_cas_writer_free(w);
+	assert_true(ureg_digest_equal(&d, &expected));
+	assert_int_equal(ureg_cas_read_all(&back, &got, f->cas, &d, len), 0);
+	assert_int_equal(got, len);
+	assert_memory_equal(back, data, len);
+	assert_int_equal(count_files(f->root, "tmp"), 0);
+	free(back);
+
+	/* One byte off: refused after all the buffered work, nothing kept. */
+	data[len - 1] ^= 1;
+	assert_int_equal(ureg_cas_writer_new(&w, f->cas), 0);
+	write_in_pieces(w, data, len);
+	assert_int_equal(
+	        ureg_cas_writer_commit(NULL, w, &expected, (int64_t)len),
+	        UREG_EDIGEST);
+	ureg_cas_writer_free(w);
+	assert_int_equal(count_files(f->root, "tmp"), 0);
+	assert_int_equal(count_files(f->root, "blobs"), 1);
+
+	/* Freed half way with helpers running: no thread or file is left. */
+	assert_int_equal(ureg_cas_writer_new(&w, f->cas), 0);
+	write_in_pieces(w, data, len / 2);
+	ureg_cas_writer_free(w);
+	assert_int_equal(count_files(f->root, "tmp"), 0);
+	free(data);
+}
+
+/* The appender: small files stay inline; big ones start write-back of
+ * every full window as they go (on Linux), fdatasync every 16 MiB on a
+ * helper, and the hash sees every byte. */
+static void test_appender_write_behind(void **state)
+{
+	fixture *f = *state;
+	size_t len = 40 * 1024 * 1024, off;
+	unsigned char *data = pattern(len, 2), *back = malloc(len);
+	ureg_cas__appender a;
+	ureg_hasher *h = NULL;
+	ureg_digest want, got;
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	assert_non_null(back);
+	snprintf(path, sizeof(path), "%s/tmp/appended", f->root);
+	assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644)) >= 0);
+
+	/* 1 MiB: written and hashed call by call, no helpers. */
+	assert_int_equal(ureg_hasher_new(&h), 0);
+	ureg_cas__appender_init(&a, fd, h, 0);
+	assert_int_equal(ureg_cas__append(&a, data, 1024 * 1024, "", path), 0);
+	assert_null(a.worker);
+	assert_int_equal(a.written, 1024 * 1024);
+	assert_int_equal(ureg_cas__appender_flush(&a, "", path), 0);
+	ureg_cas__appender_release(&a);
+
+	/* The rest in 64 KiB calls, as the server receives it. */
+	ureg_cas__appender_init(&a, fd, h, 1024 * 1024);
+	for (off = 1024 * 1024; off < len; off += 65536)
+		assert_int_equal(
+		        ureg_cas__append(&a, data + off, 65536, "", path), 0);
+	assert_non_null(a.worker);
+	assert_int_equal(ureg_cas__appender_flush(&a, "", path), 0);
+	assert_int_equal(a.size, len);
+	assert_int_equal(a.written, len);
+	/* The syncing helper made the file durable every 16 MiB. */
+	assert_true(a.synced >= 16 * 1024 * 1024);
+	assert_true(a.synced <= len);
+	if (!a.flush_off) {
+		/* Every full 8 MiB window was started, and all but the last
+		 * two were waited for. */
+		assert_true(a.started >= len - 8 * 1024 * 1024);
+		assert_true(a.waited >= len - 24 * 1024 * 1024);
+		assert_true(a.waited > 1024 * 1024);
+	}
+	ureg_cas__appender_release(&a);
+	ureg_cas__appender_release(&a); /* twice is harmless */
+	ureg_hasher_final(&got, h);
+	ureg_digest_buffer(&want, data, len);
+	assert_true(ureg_digest_equal(&got, &want));
+	n = pread(fd, back, len, 0);
+	assert_int_equal(n, (ssize_t)len);
+	assert_memory_equal(back, data, len);
+	close(fd);
+	ureg_hasher_free(h);
+	free(back);
+	free(data);
+}
+
+/* A write that fails on a helper thread is reported to the appender's
+ * caller (by a later append or by flush) as a one-line UREG_EIO. */
+static void test_appender_write_error(void **state)
+{
+	fixture *f = *state;
+	size_t len = 12 * 1024 * 1024;
+	unsigned char *data = pattern(len, 3);
+	ureg_cas__appender a;
+	ureg_hasher *h = NULL;
+	char path[4096];
+	int fd, error = 0;
+
+	snprintf(path, sizeof(path), "%s/tmp/readonly", f->root);
+	write_file(path, "", 0);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(ureg_hasher_new(&h), 0);
+	ureg_cas__appender_init(&a, fd, h, 0);
+	/* One big call starts the helpers before anything is written. */
+	error = ureg_cas__append(&a, data, len, "upload ", "abc");
+	assert_non_null(a.worker);
+	if (error == 0)
+		error = ureg_cas__appender_flush(&a, "upload ", "abc");
+	assert_int_equal(error, UREG_EIO);
+	assert_non_null(
+	        strstr(ureg_error_last(), "cannot write upload \"abc\""));
+	assert_null(strchr(ureg_error_last(), '\n'));
+	ureg_cas__appender_release(&a);
+	close(fd);
+	ureg_hasher_free(h);
+	free(data);
+}
+
 static void test_open_refuses_bad_root(void **state)
 {
 	ureg_cas *cas = NULL;
@@ -593,6 +765,9 @@ int main(void)
 	        T(test_read_all_cap),
 	        T(test_adopt),
 	        T(test_foreach),
+	        T(test_writer_big_blob),
+	        T(test_appender_write_behind),
+	        T(test_appender_write_error),
 	        cmocka_unit_test(test_open_refuses_bad_root),
 	};
 #undef T

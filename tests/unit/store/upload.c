@@ -546,6 +546,71 @@ static void test_concurrent_chunks(void **state)
 	free(want);
 }
 
+/* Appends `len` bytes of `data` as one chunk in 32 KiB pieces (as the
+ * server receives them); size after it. */
+static uint64_t append_big(ureg_uploads *u, const char *id,
+                           const unsigned char *data, size_t len)
+{
+	ureg_upload_stream *s = NULL;
+	uint64_t size = 0;
+	size_t off;
+
+	assert_int_equal(ureg_uploads_append_begin(&s, u, REPO, id, UINT64_MAX),
+	                 0);
+	for (off = 0; off < len; off += 32768) {
+		size_t n = len - off < 32768 ? len - off : 32768;
+
+		assert_int_equal(ureg_upload_stream_write(s, data + off, n), 0);
+	}
+	assert_int_equal(ureg_upload_stream_end(&size, s), 0);
+	return size;
+}
+
+/* Chunks big enough for the buffered, threaded path: the session's size,
+ * running hash and file stay exact across chunks, an abort in the middle
+ * of a big chunk, and finish. */
+static void test_big_chunks(void **state)
+{
+	fixture *f = *state;
+	size_t len = 30 * 1024 * 1024 + 777, a = 9 * 1024 * 1024 + 5, i;
+	unsigned char *data = malloc(len);
+	char id[UREG_UPLOAD_ID_LEN + 1], path[4096];
+	ureg_uploads *big = NULL;
+	ureg_upload_stream *s = NULL;
+	ureg_digest d;
+	struct stat st;
+	uint64_t size = 0;
+
+	assert_non_null(data);
+	for (i = 0; i < len; i++)
+		data[i] = (unsigned char)((i * 2654435761u) >> 13);
+	assert_int_equal(ureg_uploads_open(&big, f->cas, f->index,
+	                                   (uint64_t)64 * 1024 * 1024),
+	                 0);
+	assert_int_equal(ureg_uploads_start(id, big, REPO), 0);
+	assert_int_equal(append_big(big, id, data, a), a);
+
+	/* 6 MiB of junk, then dropped: back to `a` bytes and its hash. */
+	assert_int_equal(
+	        ureg_uploads_append_begin(&s, big, REPO, id, (uint64_t)a), 0);
+	for (i = 0; i < 6 * 1024 * 1024; i += 65536)
+		assert_int_equal(ureg_upload_stream_write(s, data, 65536), 0);
+	ureg_upload_stream_abort(s);
+	assert_int_equal(status(big, id), a);
+
+	assert_int_equal(append_big(big, id, data + a, len - a), len);
+	snprintf(path, sizeof(path), "%s/uploads/%s", f->root, id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, (off_t)len);
+	ureg_digest_buffer(&d, data, len);
+	assert_int_equal(ureg_uploads_finish(&size, big, REPO, id, &d), 0);
+	assert_int_equal(size, len);
+	assert_int_equal(ureg_cas_exists(f->cas, &d, &size), 1);
+	assert_int_equal(size, len);
+	ureg_uploads_free(big);
+	free(data);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -562,6 +627,7 @@ int main(void)
 	        T(test_cancel),
 	        T(test_expire),
 	        T(test_concurrent_chunks),
+	        T(test_big_chunks),
 	};
 #undef T
 
