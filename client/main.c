@@ -153,7 +153,12 @@ static const char serve_usage[] =
         "port 0 picks one)\n"
         "  --private           reads need a token too\n"
         "  --max-blob-size N   largest blob accepted, e.g. 8G (default 8G)\n"
-        "  --quiet             no access log\n";
+        "  --quiet             no access log\n"
+        "\n"
+        "The access log goes to stdout, one line per request (method, path,\n"
+        "status, bytes in, bytes out, duration). Lines are written in batches:\n"
+        "under load up to a second late, at once when a connection closes,\n"
+        "after 100 ms idle and at stop; a terminal gets every line at once.\n";
 
 static int cmd_serve(int argc, char **argv)
 {

@@ -16,6 +16,7 @@
 
 #include "common/dynlib.h"
 #include "common/log.h"
+#include "server/access_log.h"
 
 /* libmicrohttpd, loaded by ureg_http_start (see common/dynlib.h): every MHD
  * call of this file goes through this table. */
@@ -91,7 +92,7 @@ struct ureg_http_request {
 struct ureg_http {
 	struct MHD_Daemon *daemon;
 	ureg_http_handler handler;
-	FILE *access_log;
+	ureg_access_log *log; /* NULL: no access log */
 	char url[128];
 	uint64_t requests;
 	uint64_t by_class[6];
@@ -423,6 +424,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return queue(req);
 }
 
+/* One access log line: METHOD URL STATUS IN OUT TIMEms[ aborted]. */
+static void log_request(ureg_access_log *log, const ureg_http_request *req,
+                        int status, double ms, int completed)
+{
+	char line[UREG_ACCESS_LOG_LINE_MAX + 8];
+	int n = snprintf(line, sizeof(line), "%s %s %d %llu %llu %.3fms%s\n",
+	                 req->method, req->url, status,
+	                 (unsigned long long)req->bytes_in,
+	                 (unsigned long long)(completed ? req->bytes_out : 0),
+	                 ms, completed ? "" : " aborted");
+
+	if (n > 0) /* a cut line is longer than LINE_MAX: the log marks it */
+		ureg_access_log_line(log, line,
+		                     (size_t)n < sizeof(line)
+		                             ? (size_t)n
+		                             : sizeof(line) - 1);
+}
+
+/* A connection closed: its client may read the log next (a CLI that
+ * exited), so this thread's buffered lines go out now. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	ureg_http *http = cls;
+
+	(void)conn;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		ureg_access_log_flush(http->log);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -446,17 +479,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		counter_add(&http->by_class[status / 100], 1);
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		counter_add(&http->bytes_sent, req->bytes_out);
-	if (http->access_log)
-		fprintf(http->access_log, "%s %s %d %llu %llu %.3fms%s\n",
-		        req->method, req->url, status,
-		        (unsigned long long)req->bytes_in,
-		        (unsigned long long)(toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
-		                                     ? req->bytes_out
-		                                     : 0),
-		        ms,
-		        toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
-		                ? ""
-		                : " aborted");
+	if (http->log)
+		log_request(http->log, req, status, ms,
+		            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	counter_add(&http->active, (uint64_t)-1);
 	body_release(req);
 	for (i = 0; i < req->nheaders; i++) {
@@ -543,7 +568,18 @@ int ureg_http_start(ureg_http **out, const ureg_http_options *opts,
 	if (!(http = calloc(1, sizeof(*http))))
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
 	http->handler = *handler;
-	http->access_log = opts->access_log;
+	/* lines go straight to the fd, buffered per worker thread */
+	if (opts->access_log &&
+	    (fflush(opts->access_log) != 0 ||
+	     (error = ureg_access_log_open(&http->log, fileno(opts->access_log),
+	                                   NULL)) < 0)) {
+		free(http);
+		return error < 0
+		               ? error
+		               : ureg_error_set_errno(UREG_EIO,
+		                                      "cannot write the access "
+		                                      "log");
+	}
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 ? (unsigned)n : 1;
@@ -561,11 +597,14 @@ int ureg_http_start(ureg_http **out, const ureg_http_options *opts,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 	        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
 	        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, http, MHD_OPTION_END);
 	if (!http->daemon) {
+		error = ureg_error_set_errno(UREG_EIO, "cannot listen on %s",
+		                             opts->listen);
+		ureg_access_log_free(http->log);
 		free(http);
-		return ureg_error_set_errno(UREG_EIO, "cannot listen on %s",
-		                            opts->listen);
+		return error;
 	}
 	info = mhd.get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(http->url, sizeof(http->url),
@@ -596,5 +635,7 @@ void ureg_http_stop(ureg_http *http, unsigned grace_ms)
 		waited += 10;
 	}
 	mhd.stop_daemon(http->daemon);
+	/* the workers are gone: every thread's lines go out */
+	ureg_access_log_free(http->log);
 	free(http);
 }

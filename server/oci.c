@@ -3,12 +3,14 @@
  * content management, with the spec's error bodies and codes. */
 #include "server/oci.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -527,10 +529,89 @@ static int accepts(ureg_http_request *req, const char *media_type)
 	return 0;
 }
 
+static int read_all(int fd, char *buf, uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, (size_t)(len - done),
+		                  (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* A blob's content for a GET: small blobs from memory (`*data`, owned by
+ * the caller; a stat instead of open/fstat/close, and the body leaves
+ * with the headers in one send), others as an open file (`*fd`). What is
+ * served is what the file holds now: a changed file is read again, and a
+ * small blob read from disk is kept only if it matches its digest. */
+static int blob_open(char **data, int *fd, uint64_t *size, ureg_oci *oci,
+                     const ureg_digest *digest)
+{
+	ureg_blob_cache_stamp stamp;
+	char path[4096];
+	struct stat st;
+	size_t len = 0;
+	char *buf;
+	int error;
+
+	*data = NULL;
+	*fd = -1;
+	*size = 0;
+	if (oci->blob_cache &&
+	    ureg_cas_path(path, sizeof(path), oci->cas, digest) == 0 &&
+	    stat(path, &st) == 0) {
+		ureg_blob_cache_stamp_of(&stamp, &st);
+		if (ureg_blob_cache_get(data, &len, oci->blob_cache, digest,
+		                        &stamp)) {
+			*size = len;
+			return 0;
+		}
+	}
+	if ((error = ureg_cas_open_read(fd, size, oci->cas, digest)) < 0)
+		return error;
+	if (!oci->blob_cache || *size > UREG_BLOB_CACHE_ENTRY_MAX ||
+	    fstat(*fd, &st) < 0 || !(buf = malloc(*size ? (size_t)*size : 1)))
+		return 0;
+	ureg_blob_cache_stamp_of(&stamp, &st);
+	if ((uint64_t)st.st_size == *size && read_all(*fd, buf, *size) == 0 &&
+	    ureg_blob_cache_put(oci->blob_cache, digest, &stamp, buf,
+	                        (size_t)*size)) {
+		close(*fd);
+		*fd = -1;
+		*data = buf;
+		return 0;
+	}
+	free(buf);
+	return 0;
+}
+
+/* Sends bytes [first, first + len) of what blob_open gave; takes both. */
+static void blob_body(ureg_http_request *req, char *data, int fd,
+                      uint64_t first, uint64_t len, uint64_t size)
+{
+	if (!data) {
+		ureg_http_body_fd(req, fd, first, len);
+		return;
+	}
+	if (first == 0 && len == size) {
+		ureg_http_body_take(req, data, (size_t)len);
+		return;
+	}
+	ureg_http_body_copy(req, data + first, (size_t)len);
+	free(data);
+}
+
 static void manifest_get(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 {
 	ureg_index_manifest m = {0};
 	uint64_t size = 0;
+	char *data = NULL;
 	int fd = -1, error;
 
 	if (authorize(oci, req, "pull", r->name) < 0)
@@ -562,14 +643,13 @@ static void manifest_get(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 		ureg_http_status(req, 304);
 		goto done;
 	}
-	if ((error = ureg_cas_open_read(&fd, &size, oci->cas, &r->digest)) <
-	    0) {
+	if ((error = blob_open(&data, &fd, &size, oci, &r->digest)) < 0) {
 		store_error(req, error, "MANIFEST_UNKNOWN");
 		goto done;
 	}
 	ureg_http_status(req, 200);
 	ureg_http_add_header(req, "Content-Type", m.media_type);
-	ureg_http_body_fd(req, fd, 0, size);
+	blob_body(req, data, fd, 0, size, size);
 done:
 	ureg_index_manifest_clear(&m);
 }
@@ -786,7 +866,7 @@ static void blob_get(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 {
 	uint64_t size = 0, first = 0, last = 0;
 	int fd = -1, linked, error;
-	char text[UREG_DIGEST_STRLEN + 1], range[96];
+	char text[UREG_DIGEST_STRLEN + 1], range[96], *data = NULL;
 
 	if (authorize(oci, req, "pull", r->name) < 0)
 		return;
@@ -812,8 +892,7 @@ static void blob_get(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 		ureg_http_status(req, 304);
 		return;
 	}
-	if ((error = ureg_cas_open_read(&fd, &size, oci->cas, &r->digest)) <
-	    0) {
+	if ((error = blob_open(&data, &fd, &size, oci, &r->digest)) < 0) {
 		store_error(req, error, "BLOB_UNKNOWN");
 		return;
 	}
@@ -827,10 +906,12 @@ static void blob_get(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 		         size);
 		ureg_http_add_header(req, "Content-Range", range);
 		ureg_http_status(req, 206);
-		ureg_http_body_fd(req, fd, first, last - first + 1);
+		blob_body(req, data, fd, first, last - first + 1, size);
 		return;
 	case UREG_RANGE_UNSATISFIABLE:
-		close(fd);
+		if (fd >= 0)
+			close(fd);
+		free(data);
 		snprintf(range, sizeof(range), "bytes */%" PRIu64, size);
 		oci_error(req, 416, "SIZE_INVALID", "range not satisfiable");
 		ureg_http_add_header(req, "Content-Range", range);
@@ -839,7 +920,7 @@ static void blob_get(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 		break;
 	}
 	ureg_http_status(req, 200);
-	ureg_http_body_fd(req, fd, 0, size);
+	blob_body(req, data, fd, 0, size, size);
 }
 
 static void blob_begin(ureg_oci *oci, oci_req *r, ureg_http_request *req)

@@ -4,6 +4,7 @@
 #ifndef UREG_SERVER_OCI_H
 #define UREG_SERVER_OCI_H
 
+#include "server/blob_cache.h"
 #include "server/http.h"
 #include "store/cas.h"
 #include "store/index.h"
@@ -16,7 +17,8 @@ typedef struct {
 	ureg_http *http; /* for /metrics; set after start */
 	int private_reads;
 	uint64_t max_blob_size;
-	int64_t started; /* unix seconds */
+	int64_t started;             /* unix seconds */
+	ureg_blob_cache *blob_cache; /* borrowed; NULL: none */
 } ureg_oci;
 
 /* Fills `out` with the callbacks; `oci` must outlive the server. */

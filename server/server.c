@@ -25,6 +25,7 @@ struct ureg_server {
 	ureg_cas *cas;
 	ureg_index *index;
 	ureg_uploads *uploads;
+	ureg_blob_cache *blob_cache;
 	ureg_oci oci;
 	ureg_http *http;
 };
@@ -112,11 +113,13 @@ int ureg_server_start(ureg_server **out, const ureg_server_options *opts)
 	if ((error = ureg_cas_open(&s->cas, opts->root)) < 0 ||
 	    (error = ureg_index_open(&s->index, dbpath)) < 0 ||
 	    (error = ureg_uploads_open(&s->uploads, s->cas, s->index,
-	                               opts->max_blob_size)) < 0)
+	                               opts->max_blob_size)) < 0 ||
+	    (error = ureg_blob_cache_new(&s->blob_cache, 0)) < 0)
 		goto fail;
 	s->oci.cas = s->cas;
 	s->oci.index = s->index;
 	s->oci.uploads = s->uploads;
+	s->oci.blob_cache = s->blob_cache;
 	s->oci.private_reads = opts->private_reads;
 	s->oci.max_blob_size = opts->max_blob_size;
 	s->oci.started = (int64_t)time(NULL);
@@ -148,6 +151,7 @@ void ureg_server_stop(ureg_server *s)
 		return;
 	ureg_http_stop(s->http, 5000);
 	ureg_uploads_free(s->uploads);
+	ureg_blob_cache_free(s->blob_cache);
 	ureg_index_free(s->index);
 	ureg_cas_free(s->cas);
 	if (s->lock_fd >= 0)

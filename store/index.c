@@ -380,6 +380,28 @@ typedef struct {
 	int used;
 } link_cache_entry;
 
+/* Manifest rows a thread has read, by tag or by digest, so a pull by tag
+ * costs no SQLite transaction. An entry is good while `generation` equals
+ * the index's, which every commit through any connection of the index
+ * bumps (see on_wal_commit). Rows with longer strings are not kept. */
+#define MAN_CACHE_SLOTS 64
+#define MAN_CACHE_TEXT 256
+#define MAN_CACHE_ANNOTATIONS 512
+
+typedef struct {
+	uint64_t generation; /* 0: empty */
+	int by_tag;
+	char repo[UREG_NAME_MAX + 1];
+	char tag[MAN_CACHE_TEXT];
+	ureg_digest digest;
+	uint64_t size;
+	int has_subject, has_artifact_type, has_annotations;
+	ureg_digest subject;
+	char media_type[MAN_CACHE_TEXT];
+	char artifact_type[MAN_CACHE_TEXT];
+	char annotations[MAN_CACHE_ANNOTATIONS];
+} man_cache_entry;
+
 typedef struct index_conn {
 	ureg_index *owner;
 	sqlite3 *db;
@@ -387,10 +409,12 @@ typedef struct index_conn {
 	sqlite3_stmt *stmts[S_COUNT];
 	uint64_t link_generation;
 	link_cache_entry links[LINK_CACHE_SLOTS];
+	man_cache_entry *manifests; /* MAN_CACHE_SLOTS, made on first use */
 } index_conn;
 
 struct ureg_index {
 	uint64_t link_generation; /* bumped on every unlink */
+	uint64_t generation;      /* bumped after every commit; starts at 1 */
 	char *path;
 	pthread_key_t key;
 	int key_ok;
@@ -409,6 +433,7 @@ static void conn_close(index_conn *c)
 	for (i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(c->stmts[i]);
 	sqlite3_close_v2(c->db);
+	free(c->manifests);
 	free(c);
 }
 
@@ -487,6 +512,21 @@ done:
 	return error;
 }
 
+/* SQLite calls this after each commit of a connection, once the new data
+ * is visible to readers: cached rows read before it are out of date. It
+ * replaces the default hook, so it also checkpoints the WAL as that one
+ * does (passive, at 1000 pages). */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	ureg_index *ix = arg;
+
+	__atomic_add_fetch(&ix->generation, 1, __ATOMIC_RELEASE);
+	if (pages >= 1000)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+		                          NULL, NULL);
+	return SQLITE_OK;
+}
+
 static int conn_open(index_conn **out, ureg_index *ix)
 {
 	index_conn *c = calloc(1, sizeof(*c));
@@ -527,6 +567,7 @@ static int conn_open(index_conn **out, ureg_index *ix)
 		                ix->path);
 		goto done;
 	}
+	sqlite3_wal_hook(c->db, on_wal_commit, ix);
 done:
 	if (error < 0)
 		conn_close(c);
@@ -824,6 +865,7 @@ int ureg_index_open(ureg_index **out, const char *path)
 		free(ix);
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
 	}
+	ix->generation = 1;
 	if (pthread_mutex_init(&ix->lock, NULL) != 0) {
 		free(ix->path);
 		free(ix);
@@ -1191,6 +1233,91 @@ static int manifest_from_row(ureg_index_manifest *out, sqlite3_stmt *s,
 	return 0;
 }
 
+/* The slot for a key: by tag (tag != NULL) or by digest. */
+static man_cache_entry *man_cache_slot(index_conn *c, const char *repo,
+                                       const char *tag,
+                                       const ureg_digest *digest)
+{
+	size_t h = tag ? 5381 : 7919, i;
+
+	if (!c->manifests &&
+	    !(c->manifests = calloc(MAN_CACHE_SLOTS, sizeof(*c->manifests))))
+		return NULL;
+	for (i = 0; repo[i]; i++)
+		h = h * 33 + (unsigned char)repo[i];
+	if (tag)
+		for (i = 0; tag[i]; i++)
+			h = h * 33 + (unsigned char)tag[i];
+	else
+		for (i = 0; i < 8; i++)
+			h = h * 33 + digest->bytes[i];
+	return &c->manifests[h % MAN_CACHE_SLOTS];
+}
+
+/* 1 and a copy of the cached row in `out` on a hit, 0 on a miss (also
+ * without memory: the caller then asks SQLite). */
+static int man_cache_get(ureg_index_manifest *out, index_conn *c,
+                         uint64_t generation, const char *repo, const char *tag,
+                         const ureg_digest *digest)
+{
+	man_cache_entry *e = man_cache_slot(c, repo, tag, digest);
+
+	if (!e || e->generation != generation || e->by_tag != (tag != NULL) ||
+	    strcmp(e->repo, repo) != 0 ||
+	    (tag ? strcmp(e->tag, tag) != 0
+	         : !ureg_digest_equal(&e->digest, digest)))
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->digest = e->digest;
+	out->size = e->size;
+	out->has_subject = e->has_subject;
+	out->subject = e->subject;
+	if (!(out->media_type = strdup(e->media_type)) ||
+	    (e->has_artifact_type &&
+	     !(out->artifact_type = strdup(e->artifact_type))) ||
+	    (e->has_annotations &&
+	     !(out->annotations_json = strdup(e->annotations)))) {
+		ureg_index_manifest_clear(out);
+		return 0;
+	}
+	return 1;
+}
+
+static int man_cache_fits(const char *text, size_t room)
+{
+	return !text || strnlen(text, room) < room;
+}
+
+/* Keeps `m`, read from SQLite after `generation` was loaded. */
+static void man_cache_put(index_conn *c, uint64_t generation, const char *repo,
+                          const char *tag, const ureg_index_manifest *m)
+{
+	man_cache_entry *e;
+
+	if (!man_cache_fits(repo, sizeof(e->repo)) ||
+	    !man_cache_fits(tag, sizeof(e->tag)) ||
+	    !man_cache_fits(m->media_type, sizeof(e->media_type)) ||
+	    !man_cache_fits(m->artifact_type, sizeof(e->artifact_type)) ||
+	    !man_cache_fits(m->annotations_json, sizeof(e->annotations)) ||
+	    !(e = man_cache_slot(c, repo, tag, &m->digest)))
+		return;
+	e->by_tag = tag != NULL;
+	snprintf(e->repo, sizeof(e->repo), "%s", repo);
+	snprintf(e->tag, sizeof(e->tag), "%s", tag ? tag : "");
+	e->digest = m->digest;
+	e->size = m->size;
+	e->has_subject = m->has_subject;
+	e->subject = m->subject;
+	snprintf(e->media_type, sizeof(e->media_type), "%s", m->media_type);
+	e->has_artifact_type = m->artifact_type != NULL;
+	snprintf(e->artifact_type, sizeof(e->artifact_type), "%s",
+	         m->artifact_type ? m->artifact_type : "");
+	e->has_annotations = m->annotations_json != NULL;
+	snprintf(e->annotations, sizeof(e->annotations), "%s",
+	         m->annotations_json ? m->annotations_json : "");
+	e->generation = generation;
+}
+
 int ureg_index_manifest_put(ureg_index *ix, const char *repo,
                             const ureg_index_manifest *m,
                             const ureg_digest *refs, size_t nrefs,
@@ -1276,12 +1403,18 @@ int ureg_index_manifest_get(ureg_index_manifest *out, ureg_index *ix,
 	index_conn *c = NULL;
 	sqlite3_stmt *s = NULL;
 	char name[UREG_DIGEST_STRLEN + 1];
+	uint64_t generation;
 	int rc, error;
 
 	memset(out, 0, sizeof(*out));
 	if ((error = check_text(repo, "repository name")) < 0 ||
-	    (error = index_conn_get(&c, ix)) < 0 ||
-	    (error = stmt_get(&s, c, S_MAN_GET)) < 0)
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	/* loaded before the query: a commit after it makes the row stale */
+	generation = __atomic_load_n(&ix->generation, __ATOMIC_ACQUIRE);
+	if (man_cache_get(out, c, generation, repo, NULL, digest))
+		return 0;
+	if ((error = stmt_get(&s, c, S_MAN_GET)) < 0)
 		return error;
 	ureg_digest_format(name, digest);
 	if (bind_text(s, 1, repo) != SQLITE_OK ||
@@ -1291,7 +1424,8 @@ int ureg_index_manifest_get(ureg_index_manifest *out, ureg_index *ix,
 		rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		out->digest = *digest;
-		error = manifest_from_row(out, s, 0);
+		if ((error = manifest_from_row(out, s, 0)) == 0)
+			man_cache_put(c, generation, repo, NULL, out);
 	} else if (rc == SQLITE_DONE) {
 		error = ureg_error_set(UREG_ENOTFOUND,
 		                       "manifest %s not found in \"%s\"", name,
@@ -1392,13 +1526,18 @@ int ureg_index_tag_manifest(ureg_index_manifest *out, ureg_index *ix,
 {
 	index_conn *c = NULL;
 	sqlite3_stmt *s = NULL;
+	uint64_t generation;
 	int rc, error;
 
 	memset(out, 0, sizeof(*out));
 	if ((error = check_text(repo, "repository name")) < 0 ||
 	    (error = check_text(tag, "tag")) < 0 ||
-	    (error = index_conn_get(&c, ix)) < 0 ||
-	    (error = stmt_get(&s, c, S_TAG_MAN_GET)) < 0)
+	    (error = index_conn_get(&c, ix)) < 0)
+		return error;
+	generation = __atomic_load_n(&ix->generation, __ATOMIC_ACQUIRE);
+	if (man_cache_get(out, c, generation, repo, tag, NULL))
+		return 0;
+	if ((error = stmt_get(&s, c, S_TAG_MAN_GET)) < 0)
 		return error;
 	if (bind_text(s, 1, repo) != SQLITE_OK ||
 	    bind_text(s, 2, tag) != SQLITE_OK)
@@ -1406,8 +1545,9 @@ int ureg_index_tag_manifest(ureg_index_manifest *out, ureg_index *ix,
 	else
 		rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		if ((error = col_digest(&out->digest, s, 5)) == 0)
-			error = manifest_from_row(out, s, 0);
+		if ((error = col_digest(&out->digest, s, 5)) == 0 &&
+		    (error = manifest_from_row(out, s, 0)) == 0)
+			man_cache_put(c, generation, repo, tag, out);
 	} else if (rc == SQLITE_DONE) {
 		error = ureg_error_set(UREG_ENOTFOUND,
 		                       "tag \"%s\" not found in \"%s\"", tag,

@@ -83,7 +83,8 @@ int ureg_index_manifest_put(ureg_index *index, const char *repo,
                             const ureg_digest *refs, size_t nrefs,
                             const char *tag) UREG_WARN_UNUSED;
 
-/* UREG_ENOTFOUND if `repo` has no manifest with that digest. */
+/* UREG_ENOTFOUND if `repo` has no manifest with that digest. Found rows
+ * are kept in a per-thread cache, as for ureg_index_tag_manifest. */
 int ureg_index_manifest_get(ureg_index_manifest *out, ureg_index *index,
                             const char *repo,
                             const ureg_digest *digest) UREG_WARN_UNUSED;
@@ -98,7 +99,11 @@ int ureg_index_tag_resolve(ureg_digest *out, ureg_index *index,
                            const char *repo, const char *tag) UREG_WARN_UNUSED;
 
 /* The manifest row a tag points at, in one query (digest included).
- * UREG_ENOTFOUND if the tag does not exist. */
+ * UREG_ENOTFOUND if the tag does not exist. Found rows are kept in a
+ * per-thread cache that any commit through this index (any thread, any
+ * table) invalidates; commits by another ureg_index handle or process are
+ * not seen until then (the server is the only writer of its root's
+ * manifests, tags and links: server.lock). */
 int ureg_index_tag_manifest(ureg_index_manifest *out, ureg_index *index,
                             const char *repo, const char *tag) UREG_WARN_UNUSED;
 

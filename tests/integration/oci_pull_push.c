@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -440,6 +441,90 @@ static void test_blob_ranges(void **state)
 	free(data);
 }
 
+/* Small blobs are served from memory once read, but always what the file
+ * holds now: rewritten in place (same size) or replaced, the new bytes go
+ * out, so a client's digest check still sees a damaged store. */
+static void test_small_blob_follows_the_disk(void **state)
+{
+	test_env *env = *state;
+	char *data = make_bytes(1000, 6), *bad = make_bytes(1000, 7);
+	char digest[TEST_DIGEST_LEN + 1], file[1024], tmp[1100], range[64];
+	const char *headers[] = {range, NULL};
+	test_http_response r;
+	FILE *f;
+
+	test_push_blob(env->server, env->token, "pp/disk", data, 1000, digest);
+	assert_blob(env, "pp/disk", digest, data, 1000);
+	assert_blob(env, "pp/disk", digest, data, 1000); /* from memory */
+	snprintf(file, sizeof(file), "%s/blobs/sha256/%.2s/%s",
+	         env->server->root, digest + 7, digest + 7);
+	assert_non_null(f = fopen(file, "r+b"));
+	assert_int_equal(fwrite(bad, 1, 1000, f), 1000);
+	assert_int_equal(fclose(f), 0);
+	assert_blob(env, "pp/disk", digest, bad, 1000);
+	snprintf(range, sizeof(range), "Range: bytes=10-19");
+	snprintf(tmp, sizeof(tmp), "/v2/pp/disk/blobs/%s", digest);
+	assert_int_equal(test_request(&r, env->server, NULL, "GET", tmp,
+	                              headers, NULL, 0),
+	                 206);
+	assert_memory_equal(r.body, bad + 10, 10);
+	test_http_response_clear(&r);
+	/* put back by rename, as the store itself writes */
+	snprintf(tmp, sizeof(tmp), "%s.restore", file);
+	assert_non_null(f = fopen(tmp, "wb"));
+	assert_int_equal(fwrite(data, 1, 1000, f), 1000);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, file), 0);
+	assert_blob(env, "pp/disk", digest, data, 1000);
+	assert_blob(env, "pp/disk", digest, data, 1000);
+	free(data);
+	free(bad);
+}
+
+/* The access log is buffered per thread: still, every request of a
+ * keep-alive connection is there, whole, once the server stops. */
+static void test_access_log_complete_at_stop(void **state)
+{
+	test_server *srv = test_server_start(NULL);
+	char request[256], *all = NULL, *answer, *p;
+	size_t len = 0, n;
+	int fd, i, lines = 0;
+	FILE *f;
+
+	(void)state;
+	fd = test_raw_connect(srv->url);
+	for (i = 0; i < 40; i++) {
+		n = (size_t)snprintf(request, sizeof(request),
+		                     "GET /healthz?n=%d HTTP/1.1\r\n"
+		                     "Host: x\r\n%s\r\n",
+		                     i, i == 39 ? "Connection: close\r\n" : "");
+		assert_int_equal(test_raw_send(fd, request, n), 0);
+	}
+	answer = test_raw_read_all(fd, 5000);
+	close(fd);
+	for (p = answer, i = 0; (p = strstr(p, "HTTP/1.1 200")) != NULL; p++)
+		i++;
+	assert_int_equal(i, 40);
+	free(answer);
+	assert_int_equal(test_server_stop(srv), 0);
+	assert_non_null(f = fopen(srv->log_path, "r"));
+	while ((all = realloc(all, len + 4096)) != NULL &&
+	       (n = fread(all + len, 1, 4095, f)) > 0)
+		len += n;
+	fclose(f);
+	assert_non_null(all);
+	all[len] = '\0';
+	for (p = all; (p = strstr(p, "GET /healthz")) != NULL; p++) {
+		/* whole lines: method at the start, status after the URL */
+		assert_true(p == all || p[-1] == '\n');
+		assert_int_equal(strncmp(p, "GET /healthz 200 ", 17), 0);
+		lines++;
+	}
+	assert_int_equal(lines, 40);
+	free(all);
+	test_server_free(srv);
+}
+
 static void test_manifest_by_tag_and_digest(void **state)
 {
 	test_env *env = *state;
@@ -819,6 +904,8 @@ int main(void)
 	        cmocka_unit_test(test_mount),
 	        cmocka_unit_test(test_blob_get_head),
 	        cmocka_unit_test(test_blob_ranges),
+	        cmocka_unit_test(test_small_blob_follows_the_disk),
+	        cmocka_unit_test(test_access_log_complete_at_stop),
 	        cmocka_unit_test(test_manifest_by_tag_and_digest),
 	        cmocka_unit_test(test_tag_moves),
 	        cmocka_unit_test(test_content_negotiation),
