@@ -159,29 +159,62 @@ static const char pull_usage[] =
         "  atomically) or prints the cached path; a release pinned by digest\n"
         "  that is cached needs no request.\n";
 
-/* Copies the cached binary to `dest` through a temp file + rename. */
-int cli_install(const char *src, const char *dest)
+/* Copies all of `in` to `out`: in the kernel (copy_file_range) where it
+ * can, else through a buffer. 0, or -1 with errno set. */
+static int copy_fd(int out, int in)
 {
-	char tmp[4200], buf[1 << 16];
-	int in = -1, out = -1, rc = -1;
+	char buf[1 << 16];
 	ssize_t n;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dest);
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    (out = mkstemp(tmp)) < 0)
-		goto fail;
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
+	for (;;) {
+		n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0);
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+	}
+	/* not between these files (old kernel, other filesystems): the
+	 * offsets moved past what was copied, the buffer goes on from there */
+	if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+	    errno != EOPNOTSUPP)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
 		ssize_t off = 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
 		while (off < n) {
 			ssize_t w = write(out, buf + off, (size_t)(n - off));
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
-				goto fail;
+				return -1;
 			off += w;
 		}
 	}
-	if (n < 0 || fchmod(out, 0755) < 0 || fsync(out) < 0)
+	return 0;
+}
+
+/* Copies the cached binary to `dest` through a temp file + rename, so
+ * `dest` is never seen half written. */
+int cli_install(const char *src, const char *dest)
+{
+	char tmp[4200];
+	int in = -1, out = -1, rc = -1, made = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dest) >=
+	    (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (out = mkostemp(tmp, O_CLOEXEC)) < 0)
+		goto fail;
+	made = 1;
+	if (copy_fd(out, in) < 0 || fchmod(out, 0755) < 0 || fsync(out) < 0)
 		goto fail;
 	if (close(out) < 0) {
 		out = -1;
@@ -193,10 +226,11 @@ int cli_install(const char *src, const char *dest)
 	rc = 0;
 fail:
 	if (rc < 0) {
-		fprintf(stderr, "ureg: pull: cannot write \"%s\": %s\n", dest,
-		        strerror(errno));
-		if (out >= 0)
+		int e = errno;
+		if (made)
 			unlink(tmp);
+		fprintf(stderr, "ureg: pull: cannot write \"%s\": %s\n", dest,
+		        strerror(e));
 	}
 	if (in >= 0)
 		close(in);

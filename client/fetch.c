@@ -42,7 +42,8 @@ typedef struct fetch_run fetch_run;
 typedef struct layer_hash layer_hash;
 
 typedef struct {
-	const char *name; /* into fetch_state.text */
+	const char *name;  /* into fetch_state.text */
+	const char *stamp; /* the tree directory's, see dir_stamp */
 	ureg_digest tree;
 } state_entry;
 
@@ -936,15 +937,48 @@ static int dest_path(char *out, size_t len, const char *dest, const char *name)
 
 /* --- DEST/.ureg/state: which trees are in place -------------------------- */
 
-/* "ureg-fetch-state-v1\n", then "lock LOCK PROJECT\n" (the digests of the
+/* "ureg-fetch-state-v2\n", then "lock LOCK PROJECT\n" (the digests of the
  * lock file and its ureg.json) when every package of that lock is in
- * place, then one "TREE NAME\n" line per package whose tree DEST/NAME
- * holds, sorted by name. Rewritten (temp file, fsync, rename, fsync)
- * without the packages about to be replaced before any tree moves, and
- * with them once their trees are durable, so a line never claims a tree
- * that is not there. */
-#define STATE_HEADER "ureg-fetch-state-v1\n"
+ * place, then one "TREE STAMP NAME\n" line per package whose tree
+ * DEST/NAME holds, sorted by name. Rewritten (temp file, fsync, rename,
+ * fsync) without the packages about to be replaced before any tree
+ * moves, and with them once their trees are durable, so a line never
+ * claims a tree that is not there. A v1 file (no stamps) reads as empty.
+ *
+ * STAMP is DEST/NAME's device, inode, mtime and ctime when the line was
+ * written: the proof that the tree is still the one extracted, at one
+ * fstatat per package. Removing, replacing or renaming the directory, or
+ * adding, removing or renaming an entry directly in it, changes it; an
+ * edit inside a file or deeper down does not (npm's hidden lockfile and
+ * cargo's .cargo-ok trust their trees the same way; rehashing every tree
+ * would cost reading every byte on each run). */
+#define STATE_HEADER "ureg-fetch-state-v2\n"
 #define STATE_MAX ((size_t)64 << 20)
+#define STAMP_MAX 96
+
+/* DEST/NAME's stamp into `out`; 0 if it is not a directory. */
+static int dir_stamp(char out[STAMP_MAX], int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode))
+		return 0;
+	snprintf(
+	        out, STAMP_MAX, "%jx:%jx:%jx.%lx:%jx.%lx", (uintmax_t)st.st_dev,
+	        (uintmax_t)st.st_ino, (uintmax_t)st.st_mtim.tv_sec,
+	        (unsigned long)st.st_mtim.tv_nsec, (uintmax_t)st.st_ctim.tv_sec,
+	        (unsigned long)st.st_ctim.tv_nsec);
+	return 1;
+}
+
+/* 1 if DEST/NAME is the directory `stamp` was taken of, unchanged. */
+static int stamp_ok(int dirfd, const char *name, const char *stamp)
+{
+	char now[STAMP_MAX];
+
+	return dir_stamp(now, dirfd, name) && strcmp(now, stamp) == 0;
+}
 
 static int state_cmp(const void *a, const void *b)
 {
@@ -981,7 +1015,7 @@ static int state_read(fetch_state *st, const char *dest)
 		return 0;
 	}
 	for (line = st->text + strlen(STATE_HEADER); *line; line = next) {
-		char *sp = strchr(line, ' ');
+		char *sp = strchr(line, ' '), *sp2;
 
 		if (!(next = strchr(line, '\n')))
 			break; /* a torn last line */
@@ -989,9 +1023,8 @@ static int state_read(fetch_state *st, const char *dest)
 		if (!sp)
 			continue;
 		*sp = '\0';
+		sp2 = strchr(sp + 1, ' ');
 		if (strcmp(line, "lock") == 0) {
-			char *sp2 = strchr(sp + 1, ' ');
-
 			st->has_lock =
 			        sp2 &&
 			        ureg_digest_parse_n(&st->lock, sp + 1,
@@ -1011,8 +1044,12 @@ static int state_read(fetch_state *st, const char *dest)
 			}
 			st->entries = grown;
 		}
+		if (!sp2)
+			continue;
+		*sp2 = '\0';
 		if (ureg_digest_parse(&st->entries[st->n].tree, line) == 0) {
-			st->entries[st->n].name = sp + 1;
+			st->entries[st->n].stamp = sp + 1;
+			st->entries[st->n].name = sp2 + 1;
 			st->n++;
 		}
 	}
@@ -1030,14 +1067,6 @@ static const state_entry *state_find(const fetch_state *st, const char *name)
 	             : NULL;
 }
 
-static int is_dir_at(int dirfd, const char *name)
-{
-	struct stat st;
-
-	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISDIR(st.st_mode);
-}
-
 /* 1 if DEST/<name> holds the locked tree already. */
 static int in_place(const fetch_run *run, int destfd,
                     const ureg_lock_package *lp)
@@ -1045,7 +1074,7 @@ static int in_place(const fetch_run *run, int destfd,
 	const state_entry *e = state_find(&run->state, lp->name);
 
 	return e && ureg_digest_equal(&e->tree, &lp->tree) &&
-	       is_dir_at(destfd, lp->name);
+	       stamp_ok(destfd, lp->name, e->stamp);
 }
 
 int ureg_fetch_in_sync(size_t *count_out, ureg_digest *project_out,
@@ -1061,7 +1090,8 @@ int ureg_fetch_in_sync(size_t *count_out, ureg_digest *project_out,
 	ok = st.has_lock && ureg_digest_equal(&st.lock, lock_digest);
 	if (ok && (fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		for (i = 0; i < st.n && ok; i++)
-			ok = is_dir_at(fd, st.entries[i].name);
+			ok = stamp_ok(fd, st.entries[i].name,
+			              st.entries[i].stamp);
 		close(fd);
 	} else {
 		ok = 0;
@@ -1081,8 +1111,14 @@ static int state_write(fetch_run *run, int extracted, int complete)
 {
 	char *dir = NULL, *tmp = NULL, *path = NULL, *buf = NULL;
 	size_t i, len = 0, cap = 0;
-	int fd = -1, error = 0;
+	int fd = -1, destfd = -1, error = 0;
 
+	if ((destfd = open(run->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+	    0) {
+		error = ureg_error_set_errno(UREG_EIO, "cannot open \"%s\"",
+		                             run->dest);
+		goto done;
+	}
 	if (!(dir = path_join(run->dest, MARKER_DIR)) ||
 	    !(tmp = path_join(dir, "state.tmp")) ||
 	    !(path = path_join(dir, "state"))) {
@@ -1094,7 +1130,7 @@ static int state_write(fetch_run *run, int extracted, int complete)
 		                             dir);
 		goto done;
 	}
-	cap = 256 + run->npkgs * (UREG_DIGEST_STRLEN + 2);
+	cap = 256 + run->npkgs * (UREG_DIGEST_STRLEN + STAMP_MAX + 3);
 	for (i = 0; i < run->npkgs; i++)
 		cap += strlen(run->pkgs[i].lp->name);
 	if (!(buf = malloc(cap))) {
@@ -1112,13 +1148,14 @@ static int state_write(fetch_run *run, int extracted, int complete)
 	}
 	for (i = 0; i < run->npkgs; i++) {
 		const fetch_pkg *p = &run->pkgs[i];
-		char tree[UREG_DIGEST_STRLEN + 1];
+		char tree[UREG_DIGEST_STRLEN + 1], stamp[STAMP_MAX];
 
-		if (!p->up_to_date && !(extracted && p->extracted))
+		if ((!p->up_to_date && !(extracted && p->extracted)) ||
+		    !dir_stamp(stamp, destfd, p->lp->name))
 			continue;
 		ureg_digest_format(tree, &p->lp->tree);
-		len += (size_t)snprintf(buf + len, cap - len, "%s %s\n", tree,
-		                        p->lp->name);
+		len += (size_t)snprintf(buf + len, cap - len, "%s %s %s\n",
+		                        tree, stamp, p->lp->name);
 	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
 	    0) {
@@ -1147,6 +1184,8 @@ static int state_write(fetch_run *run, int extracted, int complete)
 done:
 	if (fd >= 0)
 		close(fd);
+	if (destfd >= 0)
+		close(destfd);
 	free(buf);
 	free(path);
 	free(tmp);

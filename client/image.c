@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 
 #include "client/http.h"
 #include "client/publish.h"
+#include "client/trust.h"
 #include "common/elf.h"
 #include "common/json.h"
 #include "lockfiles/lock.h"
@@ -513,52 +516,237 @@ done:
 	return error;
 }
 
-/* --- pull
- * ---------------------------------------------------------------------- */
+/* --- pull: the cache ------------------------------------------------------ */
 
-/* The cache records, per verified release digest, the signer: a file
- * CACHE/verified/<hex> written only after the signature checked out. The
- * bytes themselves live in the CAS under CACHE. */
+/*
+ * The pull cache is a cache: every entry is checked when it is used, so
+ * it is written without fsync (a crash may lose or truncate entries, never
+ * make a bad one pass). Manifests and configs are re-hashed on each use
+ * (they are small). A layer is re-hashed on use unless its stamp,
+ * CACHE/verified/<hex>.layer, matches: the blob's device, inode, size,
+ * mtime and ctime when it was last hashed, and the boot it was hashed in.
+ * Writing to the blob, replacing or truncating it changes the stamp; a
+ * crash (the only way unsynced bytes get lost) changes the boot id, so the
+ * first use after a reboot re-hashes. A release whose signature verified
+ * is recorded as CACHE/verified/<hex> holding the signer's key id.
+ */
+#define STAMP_MAX 256
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
 static void verified_path(char *out, size_t len, const char *cache,
-                          const ureg_digest *d)
+                          const ureg_digest *d, const char *suffix)
 {
 	char hex[UREG_DIGEST_HEXLEN + 1];
 
 	ureg_digest_hex(hex, d);
-	snprintf(out, len, "%s/verified/%s", cache, hex);
+	snprintf(out, len, "%s/verified/%s%s", cache, hex, suffix);
+}
+
+/* Reads a small record; 0 if missing or unreadable. */
+static size_t read_record(char *out, size_t len, const char *path)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, out, len - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	out[n] = '\0';
+	return (size_t)n;
+}
+
+/* Best effort, without fsync (see above): temp file + rename, so a reader
+ * sees the old record or the new one. */
+static void write_record(const char *cache, const char *path, const char *text)
+{
+	char dir[4400], tmp[4400];
+	size_t len = strlen(text);
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/verified", cache);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >=
+	            (int)sizeof(tmp) ||
+	    (fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		return;
+	if (write(fd, text, len) != (ssize_t)len || fchmod(fd, 0644) < 0 ||
+	    close(fd) < 0 || rename(tmp, path) < 0)
+		unlink(tmp);
 }
 
 static int read_verified(char key_id[UREG_SIGN_KEYID_STRLEN + 1],
                          const char *cache, const ureg_digest *d)
 {
-	char path[4400];
-	FILE *f;
-	int ok;
+	char path[4400], text[UREG_SIGN_KEYID_STRLEN + 2];
+	size_t n;
 
-	verified_path(path, sizeof(path), cache, d);
-	if (!(f = fopen(path, "r")))
+	verified_path(path, sizeof(path), cache, d, "");
+	if (!read_record(text, sizeof(text), path))
 		return 0;
-	ok = fgets(key_id, UREG_SIGN_KEYID_STRLEN + 1, f) != NULL;
-	fclose(f);
-	if (ok)
-		key_id[strcspn(key_id, "\r\n")] = '\0';
-	return ok && *key_id;
+	n = strcspn(text, "\r\n");
+	if (n == 0 || n > UREG_SIGN_KEYID_STRLEN)
+		return 0; /* not a record we wrote */
+	memcpy(key_id, text, n);
+	key_id[n] = '\0';
+	return 1;
 }
 
 static void write_verified(const char *cache, const ureg_digest *d,
                            const char *key_id)
 {
-	char path[4400], dir[4400];
-	FILE *f;
+	char path[4400], text[UREG_SIGN_KEYID_STRLEN + 2];
 
-	snprintf(dir, sizeof(dir), "%s/verified", cache);
-	mkdir(dir, 0755);
-	verified_path(path, sizeof(path), cache, d);
-	if ((f = fopen(path, "w"))) {
-		fprintf(f, "%s\n", key_id);
-		fclose(f);
-	}
+	verified_path(path, sizeof(path), cache, d, "");
+	snprintf(text, sizeof(text), "%s\n", key_id);
+	write_record(cache, path, text);
 }
+
+/* The layer's stamp now; 0 if there is no boot id to tie it to (then
+ * every use re-hashes). */
+static int layer_stamp(char *out, size_t len, const struct stat *st)
+{
+	char boot[64];
+	size_t n = read_record(boot, sizeof(boot), BOOT_ID_PATH);
+
+	if (!n)
+		return 0;
+	boot[strcspn(boot, "\r\n")] = '\0';
+	snprintf(out, len, "ureg-layer-v1 %s %ju %ju %jd %jd.%09ld %jd.%09ld\n",
+	         boot, (uintmax_t)st->st_dev, (uintmax_t)st->st_ino,
+	         (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec,
+	         st->st_mtim.tv_nsec, (intmax_t)st->st_ctim.tv_sec,
+	         st->st_ctim.tv_nsec);
+	return 1;
+}
+
+static void layer_stamp_write(const char *cache, const ureg_digest *d,
+                              const struct stat *st)
+{
+	char path[4400], stamp[STAMP_MAX];
+
+	verified_path(path, sizeof(path), cache, d, ".layer");
+	if (layer_stamp(stamp, sizeof(stamp), st))
+		write_record(cache, path, stamp);
+}
+
+/* 1 if the cached layer (open as `fd`) was hashed in this boot and has not
+ * changed since. */
+static int layer_stamp_ok(const char *cache, const ureg_digest *d,
+                          const struct stat *st)
+{
+	char path[4400], want[STAMP_MAX], have[STAMP_MAX];
+
+	verified_path(path, sizeof(path), cache, d, ".layer");
+	return layer_stamp(want, sizeof(want), st) &&
+	       read_record(have, sizeof(have), path) && strcmp(want, have) == 0;
+}
+
+/* 1 if the cache holds the layer intact (re-hashed unless its stamp
+ * matches), 0 if it does not (a damaged copy is deleted), <0 on error. */
+static int layer_cached(ureg_cas *cas, const char *cache, const ureg_digest *d,
+                        uint64_t size)
+{
+	struct stat st, after;
+	ureg_digest got;
+	uint64_t got_size = 0;
+	int fd = -1, ok = 0, error;
+
+	if ((error = ureg_cas_open_read(&fd, NULL, cas, d)) < 0)
+		return error == UREG_ENOTFOUND ? 0 : error;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size)
+		goto done;
+	if (layer_stamp_ok(cache, d, &st)) {
+		ok = 1;
+		goto done;
+	}
+	if (ureg_digest_fd(&got, &got_size, fd, size + 1) < 0 ||
+	    got_size != size || !ureg_digest_equal(&got, d) ||
+	    fstat(fd, &after) < 0)
+		goto done;
+	ok = 1;
+	/* stamp it only if nothing changed while it was read */
+	if (after.st_ino == st.st_ino && after.st_size == st.st_size &&
+	    after.st_ctim.tv_sec == st.st_ctim.tv_sec &&
+	    after.st_ctim.tv_nsec == st.st_ctim.tv_nsec)
+		layer_stamp_write(cache, d, &after);
+done:
+	close(fd);
+	if (!ok && (error = ureg_cas_delete(cas, d)) < 0)
+		return error;
+	return ok;
+}
+
+/* A temp file in CACHE/tmp for bytes on their way in. */
+static int cache_tmp(char *out, size_t len, const char *cache, int *fd_out)
+{
+	if (snprintf(out, len, "%s/tmp/pull-XXXXXX", cache) >= (int)len)
+		return ureg_error_set(UREG_EINVALID,
+		                      "cache path \"%s\" is too long", cache);
+	if ((*fd_out = mkostemp(out, O_CLOEXEC)) < 0)
+		return ureg_error_set_errno(UREG_EIO, "cannot create \"%s\"",
+		                            out);
+	return 0;
+}
+
+/* Renames a verified temp file to the blob's name (no fsync: above). */
+static int cache_place(const ureg_cas *cas, const char *tmp,
+                       const ureg_digest *d)
+{
+	char path[4400], *slash;
+
+	if (ureg_cas_path(path, sizeof(path), cas, d) < 0)
+		return UREG_EINVALID;
+	if (rename(tmp, path) == 0)
+		return 0;
+	if (errno == ENOENT && (slash = strrchr(path, '/'))) {
+		*slash = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return ureg_error_set_errno(
+			        UREG_EIO, "cannot create \"%s\"", path);
+		*slash = '/';
+		if (rename(tmp, path) == 0)
+			return 0;
+	}
+	return ureg_error_set_errno(UREG_EIO, "cannot rename \"%s\" to \"%s\"",
+	                            tmp, path);
+}
+
+/* Stores a small blob whose digest was checked. */
+static int cache_put(const ureg_cas *cas, const char *cache, const void *data,
+                     size_t len, const ureg_digest *d)
+{
+	char tmp[4400];
+	ssize_t n = 0;
+	size_t off = 0;
+	int fd = -1, error;
+
+	if ((error = cache_tmp(tmp, sizeof(tmp), cache, &fd)) < 0)
+		return error;
+	while (off < len &&
+	       ((n = write(fd, (const char *)data + off, len - off)) > 0 ||
+	        (n < 0 && errno == EINTR)))
+		off += n > 0 ? (size_t)n : 0;
+	if (off < len || fchmod(fd, 0644) < 0) {
+		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
+		                             tmp);
+		close(fd);
+	} else if (close(fd) < 0) {
+		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
+		                             tmp);
+	} else {
+		error = cache_place(cas, tmp, d);
+	}
+	if (error < 0)
+		unlink(tmp);
+	return error;
+}
+
+/* --- pull ------------------------------------------------------------------
+ */
 
 typedef struct {
 	char name[UREG_NAME_MAX + 1];
@@ -593,12 +781,36 @@ static int parse_ref(image_ref *out, const char *ref)
 	return 0;
 }
 
+/* A small blob fetched this run, kept only once the whole pull verified. */
+typedef struct {
+	ureg_digest digest;
+	char *data; /* borrowed from the pull */
+	size_t len;
+} pending_blob;
+
+/* The layer downloading on a thread of its own, with its own connection
+ * (a ureg_client is one per thread), while the main thread checks the
+ * signature and reads the config. */
+typedef struct {
+	const ureg_image_pull_options *opts;
+	char path[700];
+	ureg_digest digest;
+	uint64_t size;
+	int fd;
+	int error;
+	char msg[600];
+	pthread_t thread;
+	int running;
+} layer_job;
+
 typedef struct {
 	ureg_cas *cas;
 	ureg_client *client;
 	const ureg_image_pull_options *opts;
 	ureg_image_pull_result *out;
 	const char *name;
+	pending_blob pending[3];
+	size_t npending;
 } puller;
 
 static int ensure_client(puller *p)
@@ -609,26 +821,44 @@ static int ensure_client(puller *p)
 	                       NULL);
 }
 
-/* The bytes of manifest/index `digest` from the cache or the registry,
- * checked against the digest and stored. Caller frees *data. */
-static int get_manifest(char **data, size_t *len, puller *p,
-                        const ureg_digest *digest)
+static void *layer_thread(void *arg)
 {
-	char path[700], text[UREG_DIGEST_STRLEN + 1];
+	layer_job *job = arg;
+	ureg_client *c = NULL;
+
+	if ((job->error = ureg_client_new(&c, job->opts->registry,
+	                                  job->opts->token, NULL)) == 0)
+		job->error = ureg_client_download(c, job->path, job->fd,
+		                                  &job->digest, job->size);
+	if (job->error < 0)
+		snprintf(job->msg, sizeof(job->msg), "%s", ureg_error_last());
+	ureg_client_free(c);
+	return NULL;
+}
+
+/* Waits for the download; its failure becomes this thread's error. */
+static int layer_join(layer_job *job)
+{
+	if (job->running) {
+		pthread_join(job->thread, NULL);
+		job->running = 0;
+	}
+	if (job->error < 0)
+		return ureg_error_set(job->error, "%s", job->msg);
+	return 0;
+}
+
+/* GET of a manifest (by digest or tag) whose bytes must hash to `want`
+ * (NULL: by tag, *got_out is what they hash to). */
+static int fetch_manifest(char **data, size_t *len, ureg_digest *got_out,
+                          puller *p, const char *ref, const ureg_digest *want)
+{
+	char path[700];
 	ureg_response resp;
 	ureg_digest got;
 	int error;
 
-	if (ureg_cas_read_all((unsigned char **)data, len, p->cas, digest,
-	                      UREG_MANIFEST_MAX) == 0) {
-		ureg_digest_buffer(&got, *data, *len);
-		if (ureg_digest_equal(&got, digest))
-			return 0;
-		free(*data); /* a damaged cache entry: fetch again */
-		*data = NULL;
-	}
-	ureg_digest_format(text, digest);
-	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", p->name, text);
+	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", p->name, ref);
 	if ((error = ensure_client(p)) < 0)
 		return error;
 	p->out->requests++;
@@ -637,26 +867,28 @@ static int get_manifest(char **data, size_t *len, puller *p,
 	                                 ", " UREG_MT_OCI_INDEX,
 	                                 NULL, 0, UREG_MANIFEST_MAX)) < 0)
 		return error;
+	if (resp.status == 404 && !want) {
+		ureg_response_clear(&resp);
+		return ureg_error_set(UREG_ENOTFOUND,
+		                      "%s has no version or channel \"%s\"",
+		                      p->name, ref);
+	}
 	if (resp.status != 200) {
 		error = ureg_client_status_error(&resp, path);
 		ureg_response_clear(&resp);
 		return error;
 	}
-	ureg_digest_buffer(&got, resp.body, resp.body_len);
-	if (!ureg_digest_equal(&got, digest)) {
+	ureg_digest_buffer(&got, resp.body ? resp.body : "", resp.body_len);
+	if (want && !ureg_digest_equal(&got, want)) {
 		char gtext[UREG_DIGEST_STRLEN + 1];
 		ureg_digest_format(gtext, &got);
 		ureg_response_clear(&resp);
 		return ureg_error_set(UREG_EDIGEST,
 		                      "%s@%s: the registry sent bytes with "
 		                      "digest %s",
-		                      p->name, text, gtext);
+		                      p->name, ref, gtext);
 	}
-	if ((error = ureg_cas_put(NULL, p->cas, resp.body, resp.body_len,
-	                          digest)) < 0) {
-		ureg_response_clear(&resp);
-		return error;
-	}
+	*got_out = got;
 	*data = resp.body;
 	*len = resp.body_len;
 	resp.body = NULL;
@@ -664,20 +896,91 @@ static int get_manifest(char **data, size_t *len, puller *p,
 	return 0;
 }
 
-/* Tag -> digest through the registry. */
-static int resolve_tag(puller *p, const char *tag, ureg_digest *out)
+/* A small blob from the cache, re-hashed; 0 if absent or damaged (a
+ * damaged copy is deleted). */
+static int small_cached(char **data, size_t *len, puller *p,
+                        const ureg_digest *digest, size_t max)
 {
-	int error, has;
+	ureg_digest got;
 
+	if (ureg_cas_read_all((unsigned char **)data, len, p->cas, digest,
+	                      max) < 0)
+		return 0;
+	ureg_digest_buffer(&got, *data, *len);
+	if (ureg_digest_equal(&got, digest))
+		return 1;
+	free(*data);
+	*data = NULL;
+	if (ureg_cas_delete(p->cas, digest) < 0)
+		return UREG_EIO;
+	return 0;
+}
+
+static void remember(puller *p, const ureg_digest *d, char *data, size_t len)
+{
+	pending_blob *b = &p->pending[p->npending++];
+
+	b->digest = *d;
+	b->data = data;
+	b->len = len;
+}
+
+/* The bytes of manifest/index `digest`, from the cache or the registry
+ * (then stored once the pull verified). Caller frees *data. */
+static int get_manifest(char **data, size_t *len, puller *p,
+                        const ureg_digest *digest)
+{
+	char text[UREG_DIGEST_STRLEN + 1];
+	ureg_digest got;
+	int error;
+
+	if ((error = small_cached(data, len, p, digest, UREG_MANIFEST_MAX)))
+		return error < 0 ? error : 0;
+	ureg_digest_format(text, digest);
+	if ((error = fetch_manifest(data, len, &got, p, text, digest)) < 0)
+		return error;
+	remember(p, digest, *data, *len);
+	return 0;
+}
+
+/* The config blob, from the cache or the registry. */
+static int get_config(char **data, size_t *len, puller *p,
+                      const ureg_digest *digest)
+{
+	char path[700], text[UREG_DIGEST_STRLEN + 1];
+	ureg_response resp;
+	ureg_digest got;
+	int error;
+
+	if ((error = small_cached(data, len, p, digest, 1 << 20)))
+		return error < 0 ? error : 0;
+	ureg_digest_format(text, digest);
+	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", p->name, text);
 	if ((error = ensure_client(p)) < 0)
 		return error;
 	p->out->requests++;
-	if ((has = tagged(p->client, p->name, tag, out)) < 0)
-		return has;
-	if (!has)
-		return ureg_error_set(UREG_ENOTFOUND,
-		                      "%s has no version or channel \"%s\"",
-		                      p->name, tag);
+	if ((error = ureg_client_request(&resp, p->client, "GET", path, NULL,
+	                                 NULL, NULL, 0, 1 << 20)) < 0)
+		return error;
+	if (resp.status != 200) {
+		error = ureg_client_status_error(&resp, path);
+		ureg_response_clear(&resp);
+		return error;
+	}
+	ureg_digest_buffer(&got, resp.body ? resp.body : "", resp.body_len);
+	if (!ureg_digest_equal(&got, digest)) {
+		char gtext[UREG_DIGEST_STRLEN + 1];
+		ureg_digest_format(gtext, &got);
+		ureg_response_clear(&resp);
+		return ureg_error_set(UREG_EDIGEST,
+		                      "config of %s: expected %s, received %s",
+		                      p->name, text, gtext);
+	}
+	*data = resp.body;
+	*len = resp.body_len;
+	resp.body = NULL;
+	ureg_response_clear(&resp);
+	remember(p, digest, *data, *len);
 	return 0;
 }
 
@@ -715,35 +1018,92 @@ static int pick_target(ureg_digest *out, char target_out[32],
 	                      ref, target, have);
 }
 
+/* Starts the layer's download into a temp file of the cache. */
+static int layer_start(layer_job *job, puller *p, char *tmp, size_t tmplen)
+{
+	char text[UREG_DIGEST_STRLEN + 1];
+	int error;
+
+	ureg_digest_format(text, &job->digest);
+	snprintf(job->path, sizeof(job->path), "/v2/%s/blobs/%s", p->name,
+	         text);
+	if ((error = cache_tmp(tmp, tmplen, p->opts->cache_dir, &job->fd)) < 0)
+		return error;
+	job->opts = p->opts;
+	p->out->requests++;
+	if (pthread_create(&job->thread, NULL, layer_thread, job) == 0)
+		job->running = 1;
+	else
+		layer_thread(job); /* no thread: download now */
+	return 0;
+}
+
+/* The config says which target this binary is for. */
+static int check_config(ureg_image_pull_result *out, const char *config,
+                        size_t clen, const ureg_image_pull_options *opts)
+{
+	ureg_json *cfg_doc = NULL;
+	const char *t;
+	int error;
+
+	if ((error = ureg_json_parse(&cfg_doc, config, clen, 1 << 20,
+	                             "image config")) < 0)
+		return error;
+	t = ureg_json_string(ureg_json_get(cfg_doc, "target"));
+	if (!t)
+		error = ureg_error_set(UREG_EINVALID,
+		                       "%s: the image config names no target",
+		                       opts->ref);
+	else if (opts->target && strcmp(t, opts->target) != 0)
+		error = ureg_error_set(UREG_ENOTFOUND,
+		                       "%s is a %s image, not %s", opts->ref, t,
+		                       opts->target);
+	else
+		snprintf(out->target, sizeof(out->target), "%s", t);
+	ureg_json_free(cfg_doc);
+	return error;
+}
+
 int ureg_image_pull(ureg_image_pull_result *out,
                     const ureg_image_pull_options *opts)
 {
 	image_ref ref;
-	puller p = {NULL, NULL, opts, out, NULL};
+	puller p;
+	layer_job job;
 	ureg_manifest top = {0}, image = {0};
-	ureg_json *doc = NULL, *cfg_doc = NULL;
+	ureg_json *doc = NULL;
 	char *data = NULL, *mdata = NULL, *config = NULL;
-	size_t len = 0, mlen = 0, clen = 0;
-	char text[UREG_DIGEST_STRLEN + 1];
+	size_t len = 0, mlen = 0, clen = 0, i;
+	char text[UREG_DIGEST_STRLEN + 1], tmp[4400] = "";
 	const char *version = NULL;
-	int error;
+	struct stat st;
+	int error, verified, have_layer;
 
 	memset(out, 0, sizeof(*out));
+	memset(&p, 0, sizeof(p));
+	memset(&job, 0, sizeof(job));
+	job.fd = -1;
+	p.opts = opts;
+	p.out = out;
 	if ((error = parse_ref(&ref, opts->ref)) < 0)
 		return error;
 	p.name = ref.name;
 	if ((error = ureg_cas_open(&p.cas, opts->cache_dir)) < 0)
 		return error;
-	if (ref.by_digest)
+	/* a tag costs one GET: the digest is that of the bytes received */
+	if (ref.by_digest) {
 		out->digest = ref.digest;
-	else if ((error = resolve_tag(&p, ref.selector, &out->digest)) < 0)
-		goto done;
-	ureg_digest_format(text, &out->digest);
-	if ((error = get_manifest(&data, &len, &p, &out->digest)) < 0 ||
+		error = get_manifest(&data, &len, &p, &out->digest);
+	} else if ((error = fetch_manifest(&data, &len, &out->digest, &p,
+	                                   ref.selector, NULL)) == 0) {
+		remember(&p, &out->digest, data, len);
+	}
+	if (error < 0 ||
 	    (error = ureg_manifest_parse(&top, data, len, NULL)) < 0 ||
 	    (error = ureg_json_parse(&doc, data, len, UREG_MANIFEST_MAX,
 	                             "manifest")) < 0)
 		goto done;
+	ureg_digest_format(text, &out->digest);
 	if (!top.artifact_type || strcmp(top.artifact_type, UREG_MT_IMAGE)) {
 		error = ureg_error_set(UREG_EINVALID,
 		                       "%s is not a ureg image (artifactType "
@@ -755,21 +1115,9 @@ int ureg_image_pull(ureg_image_pull_result *out,
 	}
 	/* a version selector must match the signed version; a channel or a
 	 * digest may name any version of this repository */
-	{
-		ureg_json *ann = ureg_json_get(doc, "annotations");
-		version = ureg_json_string(
-		        ureg_json_get(ann, "dev.ureg.version"));
-	}
-	if (!read_verified(out->key_id, opts->cache_dir, &out->digest)) {
-		if ((error = ensure_client(&p)) < 0)
-			goto done;
-		out->requests++; /* and a few more: referrers, signature */
-		if ((error = ureg_trust_verify(out->key_id, NULL, p.client,
-		                               ref.name, version, text, data,
-		                               len, &opts->trust)) < 0)
-			goto done;
-		write_verified(opts->cache_dir, &out->digest, out->key_id);
-	}
+	version = ureg_json_string(ureg_json_get(
+	        ureg_json_get(doc, "annotations"), "dev.ureg.version"));
+	verified = read_verified(out->key_id, opts->cache_dir, &out->digest);
 	if (top.is_index) {
 		if ((error = pick_target(&out->manifest, out->target, &top, doc,
 		                         opts->target, opts->ref)) < 0 ||
@@ -790,96 +1138,70 @@ int ureg_image_pull(ureg_image_pull_result *out,
 		                       opts->ref);
 		goto done;
 	}
-	/* the config says which target this binary is for */
-	if (ureg_cas_read_all((unsigned char **)&config, &clen, p.cas,
-	                      &image.blobs[0].digest, 1 << 20) < 0) {
-		char path[700], ctext[UREG_DIGEST_STRLEN + 1];
-		ureg_response resp;
-		ureg_digest_format(ctext, &image.blobs[0].digest);
-		snprintf(path, sizeof(path), "/v2/%s/blobs/%s", ref.name,
-		         ctext);
-		if ((error = ensure_client(&p)) < 0)
-			goto done;
-		out->requests++;
-		if ((error = ureg_client_request(&resp, p.client, "GET", path,
-		                                 NULL, NULL, NULL, 0,
-		                                 1 << 20)) < 0)
-			goto done;
-		if (resp.status != 200) {
-			error = ureg_client_status_error(&resp, path);
-			ureg_response_clear(&resp);
-			goto done;
-		}
-		error = ureg_cas_put(NULL, p.cas, resp.body, resp.body_len,
-		                     &image.blobs[0].digest);
-		config = resp.body;
-		clen = resp.body_len;
-		resp.body = NULL;
-		ureg_response_clear(&resp);
-		if (error < 0)
-			goto done;
-	}
-	if ((error = ureg_json_parse(&cfg_doc, config, clen, 1 << 20,
-	                             "image config")) < 0)
-		goto done;
-	{
-		const char *t =
-		        ureg_json_string(ureg_json_get(cfg_doc, "target"));
-		if (!t) {
-			error = ureg_error_set(UREG_EINVALID,
-			                       "%s: the image config names no "
-			                       "target",
-			                       opts->ref);
-			goto done;
-		}
-		if (opts->target && strcmp(t, opts->target) != 0) {
-			error = ureg_error_set(UREG_ENOTFOUND,
-			                       "%s is a %s image, not %s",
-			                       opts->ref, t, opts->target);
-			goto done;
-		}
-		snprintf(out->target, sizeof(out->target), "%s", t);
-	}
 	out->layer = image.blobs[1].digest;
 	out->size = image.blobs[1].size;
-	if (ureg_cas_exists(p.cas, &out->layer, NULL) != 1) {
-		char path[700], ltext[UREG_DIGEST_STRLEN + 1];
-		char tmp[4400];
-		int fd;
-
-		ureg_digest_format(ltext, &out->layer);
-		snprintf(path, sizeof(path), "/v2/%s/blobs/%s", ref.name,
-		         ltext);
-		snprintf(tmp, sizeof(tmp), "%s/tmp/pull-XXXXXX",
-		         opts->cache_dir);
+	if (out->size > UREG_IMAGE_MAX_SIZE) {
+		error = ureg_error_set(
+		        UREG_ETOOBIG, "%s: the image is %llu bytes, limit %llu",
+		        opts->ref, (unsigned long long)out->size,
+		        (unsigned long long)UREG_IMAGE_MAX_SIZE);
+		goto done;
+	}
+	/* the layer downloads while the signature and config are checked */
+	if ((error = have_layer = layer_cached(p.cas, opts->cache_dir,
+	                                       &out->layer, out->size)) < 0)
+		goto done;
+	error = 0;
+	if (!have_layer) {
+		job.digest = out->layer;
+		job.size = out->size;
+		if ((error = layer_start(&job, &p, tmp, sizeof(tmp))) < 0)
+			goto done;
+	}
+	if (!verified) {
 		if ((error = ensure_client(&p)) < 0)
 			goto done;
-		if ((fd = mkstemp(tmp)) < 0) {
-			error = ureg_error_set_errno(
-			        UREG_EIO, "cannot create \"%s\"", tmp);
+		out->requests++; /* and a few more: referrers, signature */
+		if ((error = ureg_trust_verify(out->key_id, NULL, p.client,
+		                               ref.name, version, text, data,
+		                               len, &opts->trust)) < 0)
 			goto done;
-		}
-		out->requests++;
-		error = ureg_client_download(p.client, path, fd, &out->layer,
-		                             out->size);
-		if (error == 0 && fsync(fd) < 0)
-			error = ureg_error_set_errno(UREG_EIO, "fsync failed");
-		close(fd);
-		if (error == 0)
-			error = ureg_cas_adopt(p.cas, tmp, &out->layer);
-		if (error < 0) {
-			unlink(tmp);
-			goto done;
-		}
 	}
-	if ((error = ureg_cas_path(out->path, sizeof(out->path), p.cas,
-	                           &out->layer)) < 0)
+	if ((error = get_config(&config, &clen, &p, &image.blobs[0].digest)) <
+	            0 ||
+	    (error = check_config(out, config, clen, opts)) < 0 ||
+	    (error = layer_join(&job)) < 0)
 		goto done;
+	/* everything verified: into the cache */
+	if (!verified)
+		write_verified(opts->cache_dir, &out->digest, out->key_id);
+	for (i = 0; i < p.npending; i++)
+		if ((error = cache_put(p.cas, opts->cache_dir,
+		                       p.pending[i].data, p.pending[i].len,
+		                       &p.pending[i].digest)) < 0)
+			goto done;
+	if (!have_layer) {
+		if ((error = cache_place(p.cas, tmp, &out->layer)) < 0)
+			goto done;
+		*tmp = '\0';
+		/* the rename changed its ctime: stamp it now */
+		if (fstat(job.fd, &st) == 0)
+			layer_stamp_write(opts->cache_dir, &out->layer, &st);
+	}
+	error = ureg_cas_path(out->path, sizeof(out->path), p.cas, &out->layer);
 done:
+	if (job.running) {
+		/* keep this thread's message, not the download's */
+		pthread_join(job.thread, NULL);
+		job.running = 0;
+	}
+	if (job.fd >= 0)
+		close(job.fd);
+	if (*tmp)
+		unlink(tmp);
 	ureg_manifest_clear(&top);
 	ureg_manifest_clear(&image);
 	ureg_json_free(doc);
-	ureg_json_free(cfg_doc);
 	free(data);
 	free(mdata);
 	free(config);

@@ -100,6 +100,26 @@ same_trees "$APP/deps"
 sed -i '/^lock /d; / acme\/web$/d' "$APP/deps/.ureg/state"; echo junk >"$APP/deps/acme/web/README"
 (cd "$APP" && "$UREG" fetch >/dev/null) || fail "fetch over a changed tree"
 same_trees "$APP/deps"
+# the no-op proof is each tree directory's stamp (inode, mtime, ctime) in
+# the state: a tree changed at its top level or replaced by a copy is
+# noticed by the next fetch (the state and lock untouched) and repaired
+# from the cache without a request
+before=$(requests)
+echo extra >"$APP/deps/acme/net/EXTRA"
+(cd "$APP" && "$UREG" fetch --json >"$WORK/f5.json") || fail "fetch over a tree with an extra file"
+[ "$(jget "$WORK/f5.json" extracted)" = 1 ] || fail "extra file not noticed: $(cat "$WORK/f5.json")"
+[ ! -e "$APP/deps/acme/net/EXTRA" ] || fail "extra file survived the repair"
+rm "$APP/deps/acme/base/README"
+(cd "$APP" && "$UREG" fetch --json >"$WORK/f6.json") || fail "fetch over a tree with a missing file"
+[ "$(jget "$WORK/f6.json" extracted)" = 1 ] || fail "missing file not noticed: $(cat "$WORK/f6.json")"
+cp -a "$APP/deps/acme/web" "$WORK/web-copy"; echo junk >"$WORK/web-copy/README"
+rm -rf "$APP/deps/acme/web"; mv "$WORK/web-copy" "$APP/deps/acme/web"
+(cd "$APP" && "$UREG" fetch --json >"$WORK/f7.json") || fail "fetch over a replaced tree"
+[ "$(jget "$WORK/f7.json" extracted)" = 1 ] || fail "replaced tree not noticed: $(cat "$WORK/f7.json")"
+same_trees "$APP/deps"
+[ "$(requests)" = "$before" ] || fail "repairs from the cache sent requests"
+(cd "$APP" && "$UREG" fetch --json >"$WORK/f8.json") || fail "no-op after repairs"
+[ "$(jget "$WORK/f8.json" up_to_date)" = 4 ] || fail "no-op after repairs: $(cat "$WORK/f8.json")"
 
 # --- --locked ----------------------------------------------------------------
 (cd "$APP" && "$UREG" fetch --locked >/dev/null) || fail "--locked on a fresh lock"

@@ -100,7 +100,38 @@ cmp -s "$K1" "$WORK/app/deps/images/web" || fail "fetched image differs from v1"
 
 # pinned by digest and cached: no request at all, even with the server gone
 "$UREG" pull "acme/hello@$D1" --print-path >/dev/null || fail "pull by digest"
+# the cache is written without fsync and checked on use: a cached layer is
+# trusted without re-hashing only while its stamp (inode, size, mtime,
+# ctime, boot id) matches; a damaged one is dropped and fetched again
+P=$("$UREG" pull "acme/hello@$D1" --print-path) || fail "cached pull by digest"
+STAMP=$XDG_CACHE_HOME/ureg/verified/$(basename "$P").layer
+grep -q "^ureg-layer-v1 $(cat /proc/sys/kernel/random/boot_id) " "$STAMP" || fail "no stamp for the cached layer"
+blob_gets() { grep -c "^GET /v2/acme/hello/blobs/" "$WORK/server.log" || true; }
+damage() { # same size, mtime put back: only the ctime tells
+  touch -r "$1" "$WORK/mtime"
+  printf 'XXXX' | dd of="$1" bs=1 seek=64 conv=notrunc 2>/dev/null
+  touch -r "$WORK/mtime" "$1"
+}
+damage "$P"
+before=$(blob_gets)
+"$UREG" pull "acme/hello@$D1" -o "$WORK/repaired" 2>/dev/null || fail "pull over a damaged cache"
+cmp -s "$K1" "$WORK/repaired" || fail "a damaged cached layer was served"
+cmp -s "$K1" "$P" || fail "the damaged cached layer was not replaced"
+[ "$(blob_gets)" -gt "$before" ] || fail "the damaged layer was not fetched again"
+# as after a crash and reboot: a stamp of another boot is not trusted, even
+# when it matches the damaged file
+damage "$P"
+printf 'ureg-layer-v1 00000000-0000-0000-0000-000000000000 %s %s %s %s %s\n' \
+  "$(stat -c %d "$P")" "$(stat -c %i "$P")" "$(stat -c %s "$P")" \
+  "$(stat -c %.9Y "$P")" "$(stat -c %.9Z "$P")" >"$STAMP"
+"$UREG" pull "acme/hello@$D1" -o "$WORK/repaired2" 2>/dev/null || fail "pull after a reboot"
+cmp -s "$K1" "$WORK/repaired2" || fail "a stamp of another boot was trusted"
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 P=$("$UREG" pull "acme/hello@$D1" --print-path) || fail "cached pull by digest needed the server"
 boot "$P" | grep -q v1 || fail "cached image does not boot"
+# damaged with no server to repair it from: an error, never the bad bytes
+damage "$P"
+if "$UREG" pull "acme/hello@$D1" -o "$WORK/bad" >"$WORK/bad.out" 2>&1; then fail "a damaged cached layer was served offline"; fi
+[ ! -e "$WORK/bad" ] || fail "damaged bytes written to -o"
+[ ! -e "$P" ] || fail "the damaged cached layer was kept"
 echo "images.sh: all checks passed"
