@@ -48,10 +48,6 @@ char *cli_token_for(const char *registry);
  * http://127.0.0.1:5000. */
 const char *cli_registry(const char *flag, const char *from_project);
 
-/* Copies `src` to `dest` (temp file, mode 0755, fsync, rename). -1 with a
- * message printed on failure. */
-int cli_install(const char *src, const char *dest);
-
 struct ureg_secret_key;
 /* Loads a secret key file, asking for a passphrase only if it is
  * encrypted. -1 with a message printed on failure. */

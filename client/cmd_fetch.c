@@ -133,14 +133,15 @@ static int pull_images(const ureg_lock *lock, const char *dest,
 		snprintf(dir, sizeof(dir), "%s/tmp", fo->cache_dir);
 		if (cli_mkdirs(dir, 0755) < 0)
 			return -1;
+		snprintf(dir, sizeof(dir), "%s/images", dest);
+		snprintf(path, sizeof(path), "%s/%s", dir, img->alias);
+		o.output = path;
+		if (cli_mkdirs(dir, 0755) < 0)
+			return -1;
 		if ((error = ureg_image_pull(&r, &o)) < 0) {
 			cli_fail(img->alias, error);
 			return -1;
 		}
-		snprintf(dir, sizeof(dir), "%s/images", dest);
-		snprintf(path, sizeof(path), "%s/%s", dir, img->alias);
-		if (cli_mkdirs(dir, 0755) < 0 || cli_install(r.path, path) < 0)
-			return -1;
 	}
 	return 0;
 }

@@ -159,86 +159,6 @@ static const char pull_usage[] =
         "  atomically) or prints the cached path; a release pinned by digest\n"
         "  that is cached needs no request.\n";
 
-/* Copies all of `in` to `out`: in the kernel (copy_file_range) where it
- * can, else through a buffer. 0, or -1 with errno set. */
-static int copy_fd(int out, int in)
-{
-	char buf[1 << 16];
-	ssize_t n;
-
-	for (;;) {
-		n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0);
-		if (n == 0)
-			return 0;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-	}
-	/* not between these files (old kernel, other filesystems): the
-	 * offsets moved past what was copied, the buffer goes on from there */
-	if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
-	    errno != EOPNOTSUPP)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		ssize_t off = 0;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		while (off < n) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -1;
-			off += w;
-		}
-	}
-	return 0;
-}
-
-/* Copies the cached binary to `dest` through a temp file + rename, so
- * `dest` is never seen half written. */
-int cli_install(const char *src, const char *dest)
-{
-	char tmp[4200];
-	int in = -1, out = -1, rc = -1, made = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dest) >=
-	    (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		goto fail;
-	}
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    (out = mkostemp(tmp, O_CLOEXEC)) < 0)
-		goto fail;
-	made = 1;
-	if (copy_fd(out, in) < 0 || fchmod(out, 0755) < 0 || fsync(out) < 0)
-		goto fail;
-	if (close(out) < 0) {
-		out = -1;
-		goto fail;
-	}
-	out = -1;
-	if (rename(tmp, dest) < 0)
-		goto fail;
-	rc = 0;
-fail:
-	if (rc < 0) {
-		int e = errno;
-		if (made)
-			unlink(tmp);
-		fprintf(stderr, "ureg: pull: cannot write \"%s\": %s\n", dest,
-		        strerror(e));
-	}
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return rc;
-}
-
 int ureg_cmd_pull(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -293,13 +213,12 @@ int ureg_cmd_pull(int argc, char **argv)
 		goto done;
 	snprintf(known, sizeof(known), "%s/known_keys", config);
 	o.trust.known_keys = known;
+	o.output = output;
 	if ((error = ureg_image_pull(&r, &o)) < 0) {
 		rc = cli_fail("pull", error);
 		goto done;
 	}
 	if (output) {
-		if (cli_install(r.path, output) < 0)
-			goto done;
 		fprintf(stderr,
 		        "%s (%s, %" PRIu64 " bytes, signed by %s) -> %s\n",
 		        o.ref, r.target, r.size, r.key_id, output);

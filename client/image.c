@@ -1064,6 +1064,79 @@ static int check_config(ureg_image_pull_result *out, const char *config,
 	return error;
 }
 
+/* Copies all of `in` to `out`: in the kernel (copy_file_range) where it
+ * can, else through a buffer. 0, or -1 with errno set. */
+static int copy_fd(int out, int in)
+{
+	char buf[1 << 16];
+	ssize_t n;
+
+	for (;;) {
+		n = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0);
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+	}
+	/* not between these files (old kernel, other filesystems): the
+	 * offsets moved past what was copied, the buffer goes on from there */
+	if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+	    errno != EOPNOTSUPP)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		ssize_t off = 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		while (off < n) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -1;
+			off += w;
+		}
+	}
+	return 0;
+}
+
+/* Writes the verified binary `src` to `dest` through a temp file next to
+ * it (mode 0755, fsynced) and a rename: `dest` is never seen half
+ * written, and is durable once this returns. */
+static int install(const char *src, const char *dest)
+{
+	char tmp[4200];
+	int in = -1, out = -1, error = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dest) >=
+	    (int)sizeof(tmp))
+		return ureg_error_set(UREG_EINVALID, "path \"%s\" is too long",
+		                      dest);
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return ureg_error_set_errno(UREG_EIO, "cannot read \"%s\"",
+		                            src);
+	if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
+		                             dest);
+		goto done;
+	}
+	if (copy_fd(out, in) < 0 || fchmod(out, 0755) < 0 || fsync(out) < 0 ||
+	    close(out) < 0 || (out = -1, rename(tmp, dest) < 0)) {
+		out = -1;
+		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
+		                             dest);
+		unlink(tmp);
+	}
+done:
+	close(in);
+	if (out >= 0)
+		close(out);
+	return error;
+}
+
 int ureg_image_pull(ureg_image_pull_result *out,
                     const ureg_image_pull_options *opts)
 {
@@ -1188,7 +1261,10 @@ int ureg_image_pull(ureg_image_pull_result *out,
 		if (fstat(job.fd, &st) == 0)
 			layer_stamp_write(opts->cache_dir, &out->layer, &st);
 	}
-	error = ureg_cas_path(out->path, sizeof(out->path), p.cas, &out->layer);
+	if ((error = ureg_cas_path(out->path, sizeof(out->path), p.cas,
+	                           &out->layer)) == 0 &&
+	    opts->output)
+		error = install(out->path, opts->output);
 done:
 	if (job.running) {
 		/* keep this thread's message, not the download's */

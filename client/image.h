@@ -59,6 +59,8 @@ typedef struct {
 	const char *registry;
 	const char *token;     /* NULL: anonymous */
 	const char *cache_dir; /* the CAS of the cache and its records */
+	const char *output;    /* NULL, or where to write the binary (mode
+	                          0755, atomically, fsynced) */
 	ureg_trust_options trust;
 } ureg_image_pull_options;
 

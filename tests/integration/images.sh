@@ -126,6 +126,15 @@ printf 'ureg-layer-v1 00000000-0000-0000-0000-000000000000 %s %s %s %s %s\n' \
   "$(stat -c %.9Y "$P")" "$(stat -c %.9Z "$P")" >"$STAMP"
 "$UREG" pull "acme/hello@$D1" -o "$WORK/repaired2" 2>/dev/null || fail "pull after a reboot"
 cmp -s "$K1" "$WORK/repaired2" || fail "a stamp of another boot was trusted"
+# -o where nothing can be written: one line naming the path, no temp file
+mkdir "$WORK/ro" && chmod 0555 "$WORK/ro"
+if [ "$(id -u)" != 0 ]; then
+  if "$UREG" pull "acme/hello@$D1" -o "$WORK/ro/boot" >"$WORK/ro.out" 2>&1; then fail "pull -o into a read-only directory"; fi
+  grep -q "cannot write \"$WORK/ro/boot\"" "$WORK/ro.out" || fail "pull -o error: $(cat "$WORK/ro.out")"
+fi
+if "$UREG" pull "acme/hello@$D1" -o "$WORK/missing/boot" >"$WORK/ro.out" 2>&1; then fail "pull -o into a missing directory"; fi
+grep -q "cannot write \"$WORK/missing/boot\"" "$WORK/ro.out" || fail "pull -o error: $(cat "$WORK/ro.out")"
+[ -z "$(ls -A "$WORK/ro")" ] || fail "pull -o left files behind"
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 P=$("$UREG" pull "acme/hello@$D1" --print-path) || fail "cached pull by digest needed the server"
 boot "$P" | grep -q v1 || fail "cached image does not boot"
