@@ -72,11 +72,12 @@ static void dir_of(char *out, size_t len, const char *path)
 static void print_json(const ureg_fetch_result *r)
 {
 	printf("{\"bytes\":%" PRIu64 ",\"downloaded\":%zu,\"extracted\":%zu,"
-	       "\"from_cache\":%zu,\"keys_learned\":%zu,\"packages\":%zu,"
-	       "\"repaired\":%zu,\"requests\":%zu,\"up_to_date\":%zu}\n",
-	       r->bytes, r->downloaded, r->extracted, r->from_cache,
-	       r->keys_learned, r->packages, r->repaired, r->requests,
-	       r->up_to_date);
+	       "\"from_cache\":%zu,\"images\":%zu,\"images_installed\":%zu,"
+	       "\"keys_learned\":%zu,\"packages\":%zu,\"repaired\":%zu,"
+	       "\"requests\":%zu,\"up_to_date\":%zu}\n",
+	       r->bytes, r->downloaded, r->extracted, r->from_cache, r->images,
+	       r->images_installed, r->keys_learned, r->packages, r->repaired,
+	       r->requests, r->up_to_date);
 }
 
 /* --locked on the fast path: the bytes of ureg.json against the project
@@ -99,49 +100,6 @@ static int check_locked(const char *project_path, const char *lock_path,
 		        "ureg lock\n",
 		        project_path, lock_path);
 		return 1;
-	}
-	return 0;
-}
-
-/* The images ureg.json pins, resolved by `ureg lock` to digests: pulled
- * (verified, cached) and installed as DEST/images/ALIAS. */
-static int pull_images(const ureg_lock *lock, const char *dest,
-                       const ureg_fetch_options *fo)
-{
-	char dir[4300], path[4400], digest[UREG_DIGEST_STRLEN + 1],
-	        ref[UREG_LOCK_REF_MAX + UREG_DIGEST_STRLEN + 2];
-	size_t i;
-	int error;
-
-	for (i = 0; i < ureg_lock_image_count(lock); i++) {
-		const ureg_lock_image *img = ureg_lock_image_at(lock, i);
-		ureg_image_pull_options o;
-		ureg_image_pull_result r;
-		size_t n = strcspn(img->ref, "@");
-
-		memset(&o, 0, sizeof(o));
-		ureg_digest_format(digest, &img->digest);
-		snprintf(ref, sizeof(ref), "%.*s@%s", (int)n, img->ref, digest);
-		o.ref = ref;
-		o.target = img->target;
-		o.registry = fo->registry;
-		o.token = fo->token;
-		o.cache_dir = fo->cache_dir;
-		o.trust.keys = fo->trusted_keys;
-		o.trust.nkeys = fo->ntrusted_keys;
-		o.trust.known_keys = fo->known_keys;
-		snprintf(dir, sizeof(dir), "%s/tmp", fo->cache_dir);
-		if (cli_mkdirs(dir, 0755) < 0)
-			return -1;
-		snprintf(dir, sizeof(dir), "%s/images", dest);
-		snprintf(path, sizeof(path), "%s/%s", dir, img->alias);
-		o.output = path;
-		if (cli_mkdirs(dir, 0755) < 0)
-			return -1;
-		if ((error = ureg_image_pull(&r, &o)) < 0) {
-			cli_fail(img->alias, error);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -301,8 +259,6 @@ int ureg_cmd_fetch(int argc, char **argv)
 		rc = cli_fail("fetch", error);
 		goto done;
 	}
-	if (pull_images(lock, dest, &opts) < 0)
-		goto done;
 report:
 	if (json)
 		print_json(&result);

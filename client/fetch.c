@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include "client/http.h"
+#include "client/image.h"
 #include "client/publish.h"
 #include "common/archive.h"
 #include "common/json.h"
 #include "common/sign.h"
 #include "store/cas.h"
 #include "store/manifest.h"
+#include "lockfiles/project.h"
 #include "store/name.h"
 
 #define CONFIG_MAX ((size_t)1 << 20)
@@ -47,10 +49,18 @@ typedef struct {
 	ureg_digest tree;
 } state_entry;
 
+/* A pinned image installed as DEST/images/ALIAS. */
+typedef struct {
+	const char *alias, *target, *stamp; /* into fetch_state.text */
+	ureg_digest digest;                 /* the release */
+} state_image;
+
 typedef struct {
 	char *text;           /* the file, cut into the entries */
 	state_entry *entries; /* sorted by name */
 	size_t n;
+	state_image *images;
+	size_t nimages;
 	int has_lock;
 	ureg_digest lock;    /* the lock file every entry came from */
 	ureg_digest project; /* that lock's project digest */
@@ -106,6 +116,8 @@ struct fetch_run {
 	ureg_client_batch *batch;
 	fetch_pkg *pkgs;
 	size_t npkgs;
+	int *image_ok; /* per lock image: DEST/images/ALIAS holds it */
+	size_t nimages;
 	fetch_key *keys;
 	size_t nkeys, keys_cap;
 	fetch_state state; /* DEST/.ureg/state as found */
@@ -944,6 +956,9 @@ static int dest_path(char *out, size_t len, const char *dest, const char *name)
  * fsync) without the packages about to be replaced before any tree
  * moves, and with them once their trees are durable, so a line never
  * claims a tree that is not there. A v1 file (no stamps) reads as empty.
+ * Images pinned in ureg.json have one "image DIGEST TARGET STAMP ALIAS\n"
+ * line each once DEST/images/ALIAS holds that release's binary for TARGET
+ * (STAMP also has the file's size), and count for the lock line too.
  *
  * STAMP is DEST/NAME's device, inode, mtime and ctime when the line was
  * written: the proof that the tree is still the one extracted, at one
@@ -956,28 +971,40 @@ static int dest_path(char *out, size_t len, const char *dest, const char *name)
 #define STATE_MAX ((size_t)64 << 20)
 #define STAMP_MAX 96
 
-/* DEST/NAME's stamp into `out`; 0 if it is not a directory. */
-static int dir_stamp(char out[STAMP_MAX], int dirfd, const char *name)
+/* DEST/NAME's stamp into `out`; 0 if it is not of `type` (S_IFDIR for
+ * a tree, S_IFREG for an image). */
+static int path_stamp(char out[STAMP_MAX], int dirfd, const char *name,
+                      mode_t type)
 {
 	struct stat st;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISDIR(st.st_mode))
+	    (st.st_mode & S_IFMT) != type)
 		return 0;
-	snprintf(
-	        out, STAMP_MAX, "%jx:%jx:%jx.%lx:%jx.%lx", (uintmax_t)st.st_dev,
-	        (uintmax_t)st.st_ino, (uintmax_t)st.st_mtim.tv_sec,
-	        (unsigned long)st.st_mtim.tv_nsec, (uintmax_t)st.st_ctim.tv_sec,
-	        (unsigned long)st.st_ctim.tv_nsec);
+	snprintf(out, STAMP_MAX, "%jx:%jx:%jx:%jx.%lx:%jx.%lx",
+	         (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+	         (uintmax_t)st.st_size, (uintmax_t)st.st_mtim.tv_sec,
+	         (unsigned long)st.st_mtim.tv_nsec,
+	         (uintmax_t)st.st_ctim.tv_sec,
+	         (unsigned long)st.st_ctim.tv_nsec);
 	return 1;
 }
 
-/* 1 if DEST/NAME is the directory `stamp` was taken of, unchanged. */
-static int stamp_ok(int dirfd, const char *name, const char *stamp)
+/* 1 if DEST/NAME is the file or directory `stamp` was taken of,
+ * unchanged. */
+static int stamp_ok(int dirfd, const char *name, mode_t type, const char *stamp)
 {
 	char now[STAMP_MAX];
 
-	return dir_stamp(now, dirfd, name) && strcmp(now, stamp) == 0;
+	return path_stamp(now, dirfd, name, type) && strcmp(now, stamp) == 0;
+}
+
+#define IMAGES_DIR "images"
+#define IMAGE_PATH_MAX (sizeof(IMAGES_DIR) + UREG_PROJECT_ALIAS_MAX + 2)
+
+static void image_path(char out[IMAGE_PATH_MAX], const char *alias)
+{
+	snprintf(out, IMAGE_PATH_MAX, IMAGES_DIR "/%s", alias);
 }
 
 static int state_cmp(const void *a, const void *b)
@@ -990,7 +1017,37 @@ static void state_clear(fetch_state *st)
 {
 	free(st->text);
 	free(st->entries);
+	free(st->images);
 	memset(st, 0, sizeof(*st));
+}
+
+/* "DIGEST TARGET STAMP ALIAS" (cut in place) into st->images; a
+ * malformed line is skipped. Only running out of memory is an error. */
+static int state_image_line(fetch_state *st, char *line)
+{
+	char *f[4];
+	state_image *grown, *img;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		f[i] = line;
+		if (i < 3) {
+			if (!(line = strchr(line, ' ')))
+				return 0;
+			*line++ = '\0';
+		}
+	}
+	if (!(grown = realloc(st->images, (st->nimages + 1) * sizeof(*grown))))
+		return oom();
+	st->images = grown;
+	img = &st->images[st->nimages];
+	if (ureg_digest_parse(&img->digest, f[0]) < 0 || strchr(f[3], ' '))
+		return 0;
+	img->target = f[1];
+	img->stamp = f[2];
+	img->alias = f[3];
+	st->nimages++;
+	return 0;
 }
 
 /* Reads DEST's state; a missing, torn or malformed file reads as an empty
@@ -1024,6 +1081,13 @@ static int state_read(fetch_state *st, const char *dest)
 			continue;
 		*sp = '\0';
 		sp2 = strchr(sp + 1, ' ');
+		if (strcmp(line, "image") == 0) {
+			if ((error = state_image_line(st, sp + 1)) < 0) {
+				state_clear(st);
+				return error;
+			}
+			continue;
+		}
 		if (strcmp(line, "lock") == 0) {
 			st->has_lock =
 			        sp2 &&
@@ -1053,7 +1117,8 @@ static int state_read(fetch_state *st, const char *dest)
 			st->n++;
 		}
 	}
-	qsort(st->entries, st->n, sizeof(*st->entries), state_cmp);
+	if (st->n)
+		qsort(st->entries, st->n, sizeof(*st->entries), state_cmp);
 	return 0;
 }
 
@@ -1074,7 +1139,26 @@ static int in_place(const fetch_run *run, int destfd,
 	const state_entry *e = state_find(&run->state, lp->name);
 
 	return e && ureg_digest_equal(&e->tree, &lp->tree) &&
-	       stamp_ok(destfd, lp->name, e->stamp);
+	       stamp_ok(destfd, lp->name, S_IFDIR, e->stamp);
+}
+
+/* 1 if DEST/images/ALIAS holds the locked image already. */
+static int image_in_place(const fetch_run *run, int destfd,
+                          const ureg_lock_image *li)
+{
+	char path[IMAGE_PATH_MAX];
+	size_t i;
+
+	image_path(path, li->alias);
+	for (i = 0; i < run->state.nimages; i++) {
+		const state_image *e = &run->state.images[i];
+
+		if (strcmp(e->alias, li->alias) == 0)
+			return ureg_digest_equal(&e->digest, &li->digest) &&
+			       strcmp(e->target, li->target) == 0 &&
+			       stamp_ok(destfd, path, S_IFREG, e->stamp);
+	}
+	return 0;
 }
 
 int ureg_fetch_in_sync(size_t *count_out, ureg_digest *project_out,
@@ -1089,9 +1173,15 @@ int ureg_fetch_in_sync(size_t *count_out, ureg_digest *project_out,
 		return error;
 	ok = st.has_lock && ureg_digest_equal(&st.lock, lock_digest);
 	if (ok && (fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		char path[IMAGE_PATH_MAX];
+
 		for (i = 0; i < st.n && ok; i++)
-			ok = stamp_ok(fd, st.entries[i].name,
+			ok = stamp_ok(fd, st.entries[i].name, S_IFDIR,
 			              st.entries[i].stamp);
+		for (i = 0; i < st.nimages && ok; i++) {
+			image_path(path, st.images[i].alias);
+			ok = stamp_ok(fd, path, S_IFREG, st.images[i].stamp);
+		}
 		close(fd);
 	} else {
 		ok = 0;
@@ -1130,9 +1220,16 @@ static int state_write(fetch_run *run, int extracted, int complete)
 		                             dir);
 		goto done;
 	}
-	cap = 256 + run->npkgs * (UREG_DIGEST_STRLEN + STAMP_MAX + 3);
+	cap = 256 + (run->npkgs + run->nimages) *
+	                    (UREG_DIGEST_STRLEN + STAMP_MAX + 3);
 	for (i = 0; i < run->npkgs; i++)
 		cap += strlen(run->pkgs[i].lp->name);
+	for (i = 0; i < run->nimages; i++) {
+		const ureg_lock_image *li = ureg_lock_image_at(run->lock, i);
+
+		cap += 8 + strlen(li->alias) + strlen(li->target);
+		complete = complete && run->image_ok[i];
+	}
 	if (!(buf = malloc(cap))) {
 		error = oom();
 		goto done;
@@ -1151,11 +1248,25 @@ static int state_write(fetch_run *run, int extracted, int complete)
 		char tree[UREG_DIGEST_STRLEN + 1], stamp[STAMP_MAX];
 
 		if ((!p->up_to_date && !(extracted && p->extracted)) ||
-		    !dir_stamp(stamp, destfd, p->lp->name))
+		    !path_stamp(stamp, destfd, p->lp->name, S_IFDIR))
 			continue;
 		ureg_digest_format(tree, &p->lp->tree);
 		len += (size_t)snprintf(buf + len, cap - len, "%s %s %s\n",
 		                        tree, stamp, p->lp->name);
+	}
+	for (i = 0; i < run->nimages; i++) {
+		const ureg_lock_image *li = ureg_lock_image_at(run->lock, i);
+		char digest[UREG_DIGEST_STRLEN + 1], stamp[STAMP_MAX],
+		        ipath[IMAGE_PATH_MAX];
+
+		image_path(ipath, li->alias);
+		if (!run->image_ok[i] ||
+		    !path_stamp(stamp, destfd, ipath, S_IFREG))
+			continue;
+		ureg_digest_format(digest, &li->digest);
+		len += (size_t)snprintf(buf + len, cap - len,
+		                        "image %s %s %s %s\n", digest,
+		                        li->target, stamp, li->alias);
 	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
 	    0) {
@@ -2053,6 +2164,16 @@ static int check_names(const ureg_lock *lock)
 		const char *s;
 		char prefix[UREG_NAME_MAX + 1];
 
+		if (ureg_lock_image_count(lock) &&
+		    strncmp(name, IMAGES_DIR, strlen(IMAGES_DIR)) == 0 &&
+		    (name[strlen(IMAGES_DIR)] == '\0' ||
+		     name[strlen(IMAGES_DIR)] == '/'))
+			return ureg_error_set(UREG_EINVALID,
+			                      "package \"%s\" cannot be "
+			                      "extracted: " IMAGES_DIR
+			                      "/ holds the pinned images",
+			                      name);
+
 		for (s = strchr(name, '/'); s; s = strchr(s + 1, '/')) {
 			size_t len = (size_t)(s - name);
 
@@ -2082,6 +2203,80 @@ static int sync_dir(const char *path)
 		                             path);
 	if (fd >= 0)
 		close(fd);
+	return error;
+}
+
+/* The images ureg.json pins, resolved by `ureg lock` to digests: each
+ * one not in place is pulled (verified, cached, see client/image.h) into
+ * DEST/images/ALIAS. Sets *changed if any file was written. */
+static int fetch_images(fetch_run *run, int *changed)
+{
+	const ureg_fetch_options *opts = run->opts;
+	char dir[4200], path[4300],
+	        ref[UREG_LOCK_REF_MAX + UREG_DIGEST_STRLEN + 2],
+	        digest[UREG_DIGEST_STRLEN + 1], *tmpdir = NULL;
+	size_t i;
+	int error = 0;
+
+	*changed = 0;
+	snprintf(dir, sizeof(dir), "%s/" IMAGES_DIR, run->dest);
+	for (i = 0; i < run->nimages; i++) {
+		const ureg_lock_image *li = ureg_lock_image_at(run->lock, i);
+		ureg_image_pull_options o;
+		ureg_image_pull_result r;
+
+		if (run->image_ok[i])
+			continue;
+		if (opts->offline) {
+			error = ureg_error_set(UREG_ENOTFOUND,
+			                       "offline: image %s (%s) is not "
+			                       "in %s",
+			                       li->alias, li->ref, dir);
+			goto done;
+		}
+		if (!tmpdir) {
+			if (!(tmpdir = path_join(opts->cache_dir, "tmp"))) {
+				error = oom();
+				goto done;
+			}
+			if ((mkdir(tmpdir, 0755) < 0 && errno != EEXIST) ||
+			    (mkdir(dir, 0755) < 0 && errno != EEXIST)) {
+				error = ureg_error_set_errno(
+				        UREG_EIO, "cannot create \"%s\"",
+				        errno == EEXIST ? dir : tmpdir);
+				goto done;
+			}
+		}
+		memset(&o, 0, sizeof(o));
+		ureg_digest_format(digest, &li->digest);
+		snprintf(ref, sizeof(ref), "%.*s@%s",
+		         (int)strcspn(li->ref, "@"), li->ref, digest);
+		snprintf(path, sizeof(path), "%s/%s", dir, li->alias);
+		o.ref = ref;
+		o.target = li->target;
+		o.registry = opts->registry ? opts->registry
+		                            : ureg_lock_registry(run->lock);
+		o.token = opts->token;
+		o.cache_dir = opts->cache_dir;
+		o.output = path;
+		o.trust.keys = opts->trusted_keys;
+		o.trust.nkeys = opts->ntrusted_keys;
+		o.trust.known_keys = opts->known_keys;
+		if ((error = ureg_image_pull(&r, &o)) < 0) {
+			error = ureg_error_set(error, "image %s: %s", li->alias,
+			                       ureg_error_last());
+			goto done;
+		}
+		run->image_ok[i] = 1;
+		run->res->images_installed++;
+		run->res->requests += r.requests;
+		*changed = 1;
+	}
+	/* the renames are durable before the state names the files */
+	if (*changed)
+		error = sync_dir(dir);
+done:
+	free(tmpdir);
 	return error;
 }
 
@@ -2119,6 +2314,7 @@ int ureg_fetch(ureg_fetch_result *out, const ureg_lock *lock,
 	run.res = &res;
 	run.dest = opts->dest ? opts->dest : "deps";
 	res.packages = run.npkgs = ureg_lock_package_count(lock);
+	res.images = run.nimages = ureg_lock_image_count(lock);
 	if (!opts->cache_dir || opts->jobs < 1 ||
 	    opts->jobs > UREG_FETCH_MAX_JOBS) {
 		error = ureg_error_set(UREG_EINVALID,
@@ -2127,10 +2323,11 @@ int ureg_fetch(ureg_fetch_result *out, const ureg_lock *lock,
 		                       UREG_FETCH_MAX_JOBS, opts->jobs);
 		goto done;
 	}
-	if (run.npkgs == 0)
+	if (run.npkgs == 0 && run.nimages == 0)
 		goto done;
-	if (!(run.pkgs = calloc(run.npkgs, sizeof(*run.pkgs))) ||
-	    !(run.queue = calloc(run.npkgs, sizeof(*run.queue)))) {
+	if (!(run.pkgs = calloc(run.npkgs + 1, sizeof(*run.pkgs))) ||
+	    !(run.queue = calloc(run.npkgs + 1, sizeof(*run.queue))) ||
+	    !(run.image_ok = calloc(run.nimages + 1, sizeof(*run.image_ok)))) {
 		error = oom();
 		goto done;
 	}
@@ -2161,17 +2358,12 @@ int ureg_fetch(ureg_fetch_result *out, const ureg_lock *lock,
 		need++;
 		stale += state_find(&run.state, p->lp->name) != NULL;
 	}
-	if (need == 0) {
-		/* nothing to do: no cache, no network; record this lock so
-		 * that ureg_fetch_in_sync knows it next time */
-		if (!opts->cache_only && opts->lock_digest &&
-		    (!run.state.has_lock ||
-		     !ureg_digest_equal(&run.state.lock, opts->lock_digest) ||
-		     !ureg_digest_equal(&run.state.project,
-		                        ureg_lock_project_digest(lock))))
-			error = state_write(&run, 0, 1);
-		goto done;
-	}
+	for (i = 0; i < run.nimages; i++)
+		run.image_ok[i] = destfd >= 0 &&
+		                  image_in_place(&run, destfd,
+		                                 ureg_lock_image_at(lock, i));
+	if (need == 0)
+		goto images;
 	/* trees about to be replaced lose their state lines first */
 	if ((stale || run.state.has_lock) &&
 	    (error = state_write(&run, 0, 0)) < 0)
@@ -2210,7 +2402,27 @@ int ureg_fetch(ureg_fetch_result *out, const ureg_lock *lock,
 	/* No sync of the cache: every entry is checked on use (small blobs
 	 * re-hashed, layers by size and then by the tree digest of what they
 	 * extract to), so one a crash damaged is fetched again. */
-	error = write_state(&run);
+	if ((error = write_state(&run)) < 0)
+		goto done;
+images:
+	if (!opts->cache_only) {
+		int changed = 0, complete = 1;
+
+		if ((error = fetch_images(&run, &changed)) < 0)
+			goto done;
+		for (i = 0; i < run.npkgs && complete; i++)
+			complete =
+			        run.pkgs[i].up_to_date || run.pkgs[i].extracted;
+		/* record this lock so that ureg_fetch_in_sync knows it next
+		 * time: no cache, no network */
+		if (changed ||
+		    (opts->lock_digest &&
+		     (!run.state.has_lock ||
+		      !ureg_digest_equal(&run.state.lock, opts->lock_digest) ||
+		      !ureg_digest_equal(&run.state.project,
+		                         ureg_lock_project_digest(lock)))))
+			error = state_write(&run, 1, complete);
+	}
 done:
 	if (run.error) {
 		error = ureg_error_set(run.error, "%s", run.msg);
@@ -2226,6 +2438,7 @@ done:
 	}
 	free(run.pkgs);
 	free(run.queue);
+	free(run.image_ok);
 	for (i = 0; i < run.nkeys; i++)
 		ureg_public_key_free(run.keys[i].pk);
 	free(run.keys);

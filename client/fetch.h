@@ -58,11 +58,13 @@ typedef struct {
 	}
 
 typedef struct {
-	size_t packages;     /* in the lock */
-	size_t up_to_date;   /* DEST/<name> held the locked tree already */
-	size_t extracted;    /* trees (re)written into DEST */
-	size_t from_cache;   /* verified with no request at all */
-	size_t downloaded;   /* needed at least one request */
+	size_t packages;         /* in the lock */
+	size_t images;           /* pinned images in the lock */
+	size_t images_installed; /* written to DEST/images/ALIAS this run */
+	size_t up_to_date;       /* DEST/<name> held the locked tree already */
+	size_t extracted;        /* trees (re)written into DEST */
+	size_t from_cache;       /* verified with no request at all */
+	size_t downloaded;       /* needed at least one request */
 	size_t repaired;     /* corrupt cache entries found and fetched again */
 	size_t keys_learned; /* keys appended to known_keys */
 	size_t requests;     /* HTTP requests sent, retries included */

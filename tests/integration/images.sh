@@ -97,6 +97,25 @@ JSON
 grep -q "\"digest\": \"$D1\"" "$WORK/app/ureg.lock" || fail "image pin not resolved to production's digest: $(cat "$WORK/app/ureg.lock")"
 (cd "$WORK/app" && "$UREG" fetch >/dev/null 2>&1) || fail "fetch with an image pin"
 cmp -s "$K1" "$WORK/app/deps/images/web" || fail "fetched image differs from v1"
+# nothing changed: no request; the image removed or edited: put back
+requests() { wc -l <"$WORK/server.log"; }
+before=$(requests)
+(cd "$WORK/app" && "$UREG" fetch --json) >"$WORK/noop.json" || fail "no-op fetch with an image pin"
+[ "$(requests)" = "$before" ] || fail "a no-op fetch with an image pin sent requests"
+rm "$WORK/app/deps/images/web"
+(cd "$WORK/app" && "$UREG" fetch --json) >"$WORK/repair.json" || fail "fetch after the image was removed"
+cmp -s "$K1" "$WORK/app/deps/images/web" || fail "a removed pinned image was not put back"
+grep -q '"images_installed":1' "$WORK/repair.json" || fail "fetch --json: $(cat "$WORK/repair.json")"
+printf 'X' >>"$WORK/app/deps/images/web"
+(cd "$WORK/app" && "$UREG" fetch >/dev/null 2>&1) || fail "fetch after the image was edited"
+cmp -s "$K1" "$WORK/app/deps/images/web" || fail "an edited pinned image was not replaced"
+rm "$WORK/app/deps/images/web"
+if (cd "$WORK/app" && "$UREG" fetch --offline) >"$WORK/off.out" 2>&1; then
+  cmp -s "$K1" "$WORK/app/deps/images/web" || fail "offline fetch installed the wrong image"
+else
+  grep -q "image web" "$WORK/off.out" || fail "offline fetch error does not name the image: $(cat "$WORK/off.out")"
+fi
+(cd "$WORK/app" && "$UREG" fetch >/dev/null 2>&1) || fail "fetch to restore the image"
 
 # pinned by digest and cached: no request at all, even with the server gone
 "$UREG" pull "acme/hello@$D1" --print-path >/dev/null || fail "pull by digest"
