@@ -8,6 +8,8 @@
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,8 +176,171 @@ typedef struct {
 	uint64_t received;
 	uint64_t limit;
 	int io_error;
-	int status_ok; /* only stream 2xx bodies to the fd */
+	int status_ok;         /* only stream 2xx bodies to the fd */
+	int range_ignored;     /* 200 to a request with Range */
+	struct follower *hash; /* hashing on a helper thread, or NULL */
+	struct follower *sync; /* fdatasync on a helper thread, or NULL */
 } transfer;
+
+/* --- helpers that follow a download --------------------------------------- */
+
+/*
+ * Up to two helper threads follow what a download writes to its file:
+ * - a hasher reads it back (from the page cache) and hashes it, so that
+ *   hashing overlaps receiving instead of following each chunk; the digest
+ *   is then that of the bytes in the file, which is what is kept;
+ * - for a caller that will fsync, a syncer calls fdatasync every window:
+ *   the disk (and the cache under it) absorbs the body while it arrives,
+ *   and the final fsync has only the tail left. Its errors fail the
+ *   download, since a later fsync would no longer report them.
+ */
+#define HASH_HELPER_MIN ((uint64_t)1 << 20)
+#define HASH_HELPER_STEP ((uint64_t)256 << 10)
+#define HASH_HELPER_BUF ((size_t)256 << 10)
+
+typedef struct follower follower;
+struct follower {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int is_hasher;
+	uint64_t every; /* the writer wakes the helper this often */
+	int fd;
+	off_t start; /* offset of the body's first byte */
+	ureg_hasher *hasher;
+	unsigned char *buf;
+	uint64_t avail;     /* under lock: bytes written */
+	int finishing;      /* under lock: nothing more will be written */
+	uint64_t published; /* writer only: avail last signalled */
+	uint64_t done;      /* helper only (read after join): bytes handled */
+	int error;          /* helper only: an errno value */
+};
+
+static int hash_step(follower *f, uint64_t target)
+{
+	while (f->done < target) {
+		uint64_t want = target - f->done;
+		ssize_t n = pread(f->fd, f->buf,
+		                  want < HASH_HELPER_BUF ? (size_t)want
+		                                         : HASH_HELPER_BUF,
+		                  f->start + (off_t)f->done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 && errno ? errno : EIO;
+		ureg_hasher_update(f->hasher, f->buf, (size_t)n);
+		f->done += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int sync_step(follower *f, uint64_t target)
+{
+	if (fdatasync(f->fd) < 0 && errno != EINVAL)
+		return errno ? errno : EIO;
+	f->done = target;
+	return 0;
+}
+
+static void *follower_main(void *arg)
+{
+	follower *f = arg;
+	uint64_t target;
+	int finishing;
+
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		while (f->avail == f->done && !f->finishing)
+			pthread_cond_wait(&f->cond, &f->lock);
+		target = f->avail;
+		finishing = f->finishing;
+		pthread_mutex_unlock(&f->lock);
+		/* the tail is the caller's fsync, not the syncer's */
+		if (finishing && !f->is_hasher)
+			break;
+		if (target > f->done &&
+		    (f->error = f->is_hasher ? hash_step(f, target)
+		                             : sync_step(f, target)) != 0)
+			break;
+		if (finishing)
+			break;
+	}
+	return NULL;
+}
+
+/* Starts a helper on the body written from `start` of `fd` (a hasher if
+ * `hasher` is not NULL, else a syncer waking every `every` bytes); 0, or
+ * -1 (then the download does without). */
+static int follower_start(follower *f, int fd, off_t start, ureg_hasher *hasher,
+                          uint64_t every)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->start = start;
+	f->hasher = hasher;
+	f->is_hasher = hasher != NULL;
+	f->every = hasher ? HASH_HELPER_STEP : every;
+	if (hasher && !(f->buf = malloc(HASH_HELPER_BUF)))
+		return -1;
+	if (pthread_mutex_init(&f->lock, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&f->cond, NULL) != 0) {
+		pthread_mutex_destroy(&f->lock);
+		goto fail;
+	}
+	if (pthread_create(&f->thread, NULL, follower_main, f) != 0) {
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->lock);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(f->buf);
+	f->buf = NULL;
+	return -1;
+}
+
+/* Tells the helper that `avail` bytes are written, if enough are new. */
+static void follower_publish(follower *f, uint64_t avail)
+{
+	if (avail - f->published < f->every)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->avail = avail;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	f->published = avail;
+}
+
+/* Stops the helper once it handled the `total` bytes written (a hasher
+ * all of them); 0 or the errno value of its failure. */
+static int follower_finish(follower *f, uint64_t total)
+{
+	pthread_mutex_lock(&f->lock);
+	f->avail = total;
+	f->finishing = 1;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+	free(f->buf);
+	f->buf = NULL;
+	if (!f->error && f->is_hasher && f->done != total)
+		f->error = EIO;
+	return f->error;
+}
+
+/* 1 if `fd` can be read back (opened read-write), for a hasher. */
+static int hash_helper_possible(int fd, uint64_t size)
+{
+	int flags;
+
+	if (size < HASH_HELPER_MIN)
+		return 0;
+	flags = fcntl(fd, F_GETFL);
+	return flags >= 0 && (flags & O_ACCMODE) == O_RDWR;
+}
 
 static size_t on_header(char *buf, size_t size, size_t n, void *userdata)
 {
@@ -219,6 +384,8 @@ static size_t on_body(char *buf, size_t size, size_t n, void *userdata)
 		if (!t->status_ok) {
 			return len; /* error bodies are dropped */
 		}
+		if (t->range_ignored)
+			return 0;
 		if (t->received + len > t->limit) {
 			t->too_big = 1;
 			return 0;
@@ -236,8 +403,13 @@ static size_t on_body(char *buf, size_t size, size_t n, void *userdata)
 				off += (size_t)w;
 			}
 		}
-		ureg_hasher_update(t->hasher, buf, len);
 		t->received += len;
+		if (t->hash)
+			follower_publish(t->hash, t->received);
+		else
+			ureg_hasher_update(t->hasher, buf, len);
+		if (t->sync)
+			follower_publish(t->sync, t->received);
 		return len;
 	}
 	(void)status;
@@ -269,6 +441,9 @@ static size_t on_header_stream(char *buf, size_t size, size_t n, void *ud)
 	if (len >= 12 && strncmp(buf, "HTTP/", 5) == 0) {
 		const char *sp = memchr(buf, ' ', len);
 		t->status_ok = sp && sp[1] == '2';
+		/* a whole body for a Range request: stop, to start over */
+		t->range_ignored =
+		        t->received > 0 && sp && strncmp(sp + 1, "200", 3) == 0;
 	}
 	return on_header(buf, size, n, ud);
 }
@@ -278,6 +453,8 @@ static void sleep_ms(unsigned ms)
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
+
+#define STREAM_BUFFER_SIZE (256L * 1024)
 
 static CURLcode perform(ureg_client *c, transfer *t, const char *method,
                         const char *url, struct curl_slist *headers,
@@ -300,6 +477,9 @@ static CURLcode perform(ureg_client *c, transfer *t, const char *method,
 	curl.easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl.easy_setopt(h, CURLOPT_WRITEDATA, t);
+	/* a body streamed to a file: fewer, larger reads and writes */
+	if (t->fd >= 0)
+		curl.easy_setopt(h, CURLOPT_BUFFERSIZE, STREAM_BUFFER_SIZE);
 	if (strcmp(method, "HEAD") == 0) {
 		curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "GET") != 0) {
@@ -398,6 +578,43 @@ int ureg_client_request(ureg_response *out, ureg_client *c, const char *method,
 int ureg_client_download(ureg_client *c, const char *path, int fd,
                          const ureg_digest *expected, uint64_t expected_size)
 {
+	return ureg_client_download_ext(c, path, fd, expected, expected_size,
+	                                NULL);
+}
+
+/* Starts the helpers a download of `size` bytes to `fd` can use (see
+ * above); those that cannot start are done without. */
+static void helpers_start(follower *hash, int *use_hash, follower *sync,
+                          int *use_sync, int fd, off_t start,
+                          ureg_hasher *hasher, uint64_t size,
+                          const ureg_client_download_options *opts)
+{
+	*use_hash = hash_helper_possible(fd, size) &&
+	            follower_start(hash, fd, start, hasher, 0) == 0;
+	*use_sync =
+	        opts && opts->sync_window && size > opts->sync_window &&
+	        follower_start(sync, fd, start, NULL, opts->sync_window) == 0;
+}
+
+/* Stops the helpers; 0 or the first errno value of their failures. */
+static int helpers_finish(follower *hash, int *use_hash, follower *sync,
+                          int *use_sync, uint64_t total)
+{
+	int e1 = 0, e2 = 0;
+
+	if (*use_hash)
+		e1 = follower_finish(hash, total);
+	if (*use_sync)
+		e2 = follower_finish(sync, total);
+	*use_hash = *use_sync = 0;
+	return e1 ? e1 : e2;
+}
+
+int ureg_client_download_ext(ureg_client *c, const char *path, int fd,
+                             const ureg_digest *expected,
+                             uint64_t expected_size,
+                             const ureg_client_download_options *opts)
+{
 	struct curl_slist *base = build_headers(c, NULL, NULL), *headers;
 	char url[4096], range[64], got[UREG_DIGEST_STRLEN + 1],
 	        want[UREG_DIGEST_STRLEN + 1];
@@ -407,7 +624,8 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 	unsigned attempt;
 	uint64_t received = 0;
 	ureg_digest digest;
-	int error = 0;
+	follower hash, sync;
+	int error = 0, use_hash = 0, use_sync = 0, helper_error;
 
 	memset(&resp, 0, sizeof(resp));
 	if (!base)
@@ -419,6 +637,8 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 		                                        "download: bad fd");
 	}
 	snprintf(url, sizeof(url), "%s%s", c->base, path);
+	helpers_start(&hash, &use_hash, &sync, &use_sync, fd, start, hasher,
+	              expected_size, opts);
 	for (attempt = 0;; attempt++) {
 		transfer t;
 		CURLcode rc;
@@ -441,6 +661,8 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 		t.hasher = hasher;
 		t.received = received;
 		t.limit = expected_size;
+		t.hash = use_hash ? &hash : NULL;
+		t.sync = use_sync ? &sync : NULL;
 		rc = perform(c, &t, "GET", url, headers, NULL, 0);
 		if (headers != base)
 			curl.slist_free_all(headers);
@@ -460,7 +682,10 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 			goto done;
 		}
 		if (received > 0 && status == 200) {
-			/* the server ignored Range: start over */
+			/* the server ignored Range: start over (the helpers
+			 * stop first: they work on what is dropped) */
+			(void)helpers_finish(&hash, &use_hash, &sync, &use_sync,
+			                     t.received);
 			if (ftruncate(fd, start) < 0 ||
 			    lseek(fd, start, SEEK_SET) < 0) {
 				error = ureg_error_set_errno(UREG_EIO,
@@ -469,6 +694,8 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 			}
 			ureg_hasher_final(&digest, hasher);
 			received = 0;
+			helpers_start(&hash, &use_hash, &sync, &use_sync, fd,
+			              start, hasher, expected_size, opts);
 			continue;
 		}
 		received = t.received;
@@ -491,6 +718,12 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 		}
 		sleep_ms(100u << attempt);
 	}
+	if ((helper_error = helpers_finish(&hash, &use_hash, &sync, &use_sync,
+	                                   received)) != 0) {
+		errno = helper_error;
+		error = ureg_error_set_errno(UREG_EIO, "cannot write %s", url);
+		goto done;
+	}
 	ureg_hasher_final(&digest, hasher);
 	ureg_digest_format(got, &digest);
 	ureg_digest_format(want, expected);
@@ -504,6 +737,7 @@ int ureg_client_download(ureg_client *c, const char *path, int fd,
 		                       "%s has digest %s, expected %s", url,
 		                       got, want);
 done:
+	(void)helpers_finish(&hash, &use_hash, &sync, &use_sync, received);
 	ureg_response_clear(&resp);
 	ureg_hasher_free(hasher);
 	curl.slist_free_all(base);

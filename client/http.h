@@ -63,6 +63,26 @@ int ureg_client_download(ureg_client *client, const char *path, int fd,
                          const ureg_digest *expected,
                          uint64_t expected_size) UREG_WARN_UNUSED;
 
+typedef struct {
+	/* 0, or: the caller will fsync `fd`, so a helper thread calls
+	 * fdatasync every this many bytes while the body arrives, leaving
+	 * the fsync only the tail. Its failures fail the download. */
+	uint64_t sync_window;
+} ureg_client_download_options;
+
+#define UREG_CLIENT_DOWNLOAD_OPTIONS_INIT                                      \
+	{                                                                      \
+		0                                                              \
+	}
+
+/* ureg_client_download with options (NULL: the defaults). A body of
+ * 1 MiB or more written to a read-write `fd` is hashed on a helper thread
+ * that reads it back from the file, overlapping hashing and receiving. */
+int ureg_client_download_ext(
+        ureg_client *client, const char *path, int fd,
+        const ureg_digest *expected, uint64_t expected_size,
+        const ureg_client_download_options *opts) UREG_WARN_UNUSED;
+
 /* A one-line summary of an OCI error body ("CODE: message") for an
  * unexpected status, written into `out`. */
 void ureg_client_describe_error(char *out, size_t len,

@@ -797,6 +797,7 @@ typedef struct {
 	ureg_digest digest;
 	uint64_t size;
 	int fd;
+	int to_output; /* fd is the output's temp file: sync behind */
 	int error;
 	char msg[600];
 	pthread_t thread;
@@ -821,15 +822,21 @@ static int ensure_client(puller *p)
 	                       NULL);
 }
 
+#define LAYER_SYNC_WINDOW ((uint64_t)2 << 20)
+
 static void *layer_thread(void *arg)
 {
 	layer_job *job = arg;
 	ureg_client *c = NULL;
+	ureg_client_download_options dl = UREG_CLIENT_DOWNLOAD_OPTIONS_INIT;
 
+	/* the output is fsynced at the end: the disk works meanwhile */
+	if (job->to_output)
+		dl.sync_window = LAYER_SYNC_WINDOW;
 	if ((job->error = ureg_client_new(&c, job->opts->registry,
 	                                  job->opts->token, NULL)) == 0)
-		job->error = ureg_client_download(c, job->path, job->fd,
-		                                  &job->digest, job->size);
+		job->error = ureg_client_download_ext(
+		        c, job->path, job->fd, &job->digest, job->size, &dl);
 	if (job->error < 0)
 		snprintf(job->msg, sizeof(job->msg), "%s", ureg_error_last());
 	ureg_client_free(c);
@@ -1018,7 +1025,21 @@ static int pick_target(ureg_digest *out, char target_out[32],
 	                      ref, target, have);
 }
 
-/* Starts the layer's download into a temp file of the cache. */
+/* A temp file next to `dest`, for writing it atomically. */
+static int output_tmp(char *out, size_t len, const char *dest, int *fd_out)
+{
+	if (snprintf(out, len, "%s.tmp-XXXXXX", dest) >= (int)len)
+		return ureg_error_set(UREG_EINVALID, "path \"%s\" is too long",
+		                      dest);
+	if ((*fd_out = mkostemp(out, O_CLOEXEC)) < 0)
+		return ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
+		                            dest);
+	return 0;
+}
+
+/* Starts the layer's download into `tmp`: a temp file next to the output
+ * if there is one (it goes there directly, and a copy to the cache), else
+ * one of the cache. */
 static int layer_start(layer_job *job, puller *p, char *tmp, size_t tmplen)
 {
 	char text[UREG_DIGEST_STRLEN + 1];
@@ -1027,7 +1048,11 @@ static int layer_start(layer_job *job, puller *p, char *tmp, size_t tmplen)
 	ureg_digest_format(text, &job->digest);
 	snprintf(job->path, sizeof(job->path), "/v2/%s/blobs/%s", p->name,
 	         text);
-	if ((error = cache_tmp(tmp, tmplen, p->opts->cache_dir, &job->fd)) < 0)
+	job->to_output = p->opts->output != NULL;
+	if ((error = job->to_output ? output_tmp(tmp, tmplen, p->opts->output,
+	                                         &job->fd)
+	                            : cache_tmp(tmp, tmplen, p->opts->cache_dir,
+	                                        &job->fd)) < 0)
 		return error;
 	job->opts = p->opts;
 	p->out->requests++;
@@ -1111,18 +1136,11 @@ static int install(const char *src, const char *dest)
 	char tmp[4200];
 	int in = -1, out = -1, error = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dest) >=
-	    (int)sizeof(tmp))
-		return ureg_error_set(UREG_EINVALID, "path \"%s\" is too long",
-		                      dest);
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		return ureg_error_set_errno(UREG_EIO, "cannot read \"%s\"",
 		                            src);
-	if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
-		                             dest);
+	if ((error = output_tmp(tmp, sizeof(tmp), dest, &out)) < 0)
 		goto done;
-	}
 	if (copy_fd(out, in) < 0 || fchmod(out, 0755) < 0 || fsync(out) < 0 ||
 	    close(out) < 0 || (out = -1, rename(tmp, dest) < 0)) {
 		out = -1;
@@ -1134,6 +1152,77 @@ done:
 	close(in);
 	if (out >= 0)
 		close(out);
+	return error;
+}
+
+/* Makes the output's temp file durable and gives it the output's name. */
+typedef struct {
+	int fd;
+	const char *tmp, *dest;
+	int renamed;
+	int error; /* errno value */
+} install_job;
+
+static void *install_thread(void *arg)
+{
+	install_job *job = arg;
+
+	if (fchmod(job->fd, 0755) < 0 || fsync(job->fd) < 0 ||
+	    rename(job->tmp, job->dest) < 0)
+		job->error = errno ? errno : EIO;
+	else
+		job->renamed = 1;
+	return NULL;
+}
+
+/* Everything verified, the layer is in `otmp` (open as `fd`), the
+ * output's temp file, most of it on disk already: a helper thread fsyncs
+ * it and renames it to the output (freeing a replaced file takes a while
+ * too) while a copy goes into the cache (no fsync: checked on use). On
+ * success *otmp is emptied; otherwise the caller unlinks it. If only the
+ * cache copy failed, the output is in place (verified, durable) and the
+ * error is still returned. */
+static int output_finish(char *otmp, int fd, puller *p,
+                         const ureg_digest *layer)
+{
+	install_job ij = {fd, otmp, p->opts->output, 0, 0};
+	char ctmp[4400] = "";
+	struct stat st;
+	pthread_t thread;
+	int threaded, cfd = -1, error = 0;
+
+	threaded = pthread_create(&thread, NULL, install_thread, &ij) == 0;
+	if (!threaded)
+		install_thread(&ij);
+	if ((error = cache_tmp(ctmp, sizeof(ctmp), p->opts->cache_dir, &cfd)) <
+	    0)
+		goto done;
+	if (lseek(fd, 0, SEEK_SET) < 0 || copy_fd(cfd, fd) < 0 ||
+	    fchmod(cfd, 0644) < 0) {
+		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
+		                             ctmp);
+		goto done;
+	}
+	if ((error = cache_place(p->cas, ctmp, layer)) < 0)
+		goto done;
+	*ctmp = '\0';
+	/* the rename changed its ctime: stamp it now */
+	if (fstat(cfd, &st) == 0)
+		layer_stamp_write(p->opts->cache_dir, layer, &st);
+done:
+	if (threaded)
+		pthread_join(thread, NULL);
+	if (ij.renamed)
+		*otmp = '\0';
+	else if (!error) {
+		errno = ij.error;
+		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
+		                             p->opts->output);
+	}
+	if (cfd >= 0)
+		close(cfd);
+	if (*ctmp)
+		unlink(ctmp);
 	return error;
 }
 
@@ -1253,7 +1342,10 @@ int ureg_image_pull(ureg_image_pull_result *out,
 		                       p.pending[i].data, p.pending[i].len,
 		                       &p.pending[i].digest)) < 0)
 			goto done;
-	if (!have_layer) {
+	if (!have_layer && opts->output) {
+		if ((error = output_finish(tmp, job.fd, &p, &out->layer)) < 0)
+			goto done;
+	} else if (!have_layer) {
 		if ((error = cache_place(p.cas, tmp, &out->layer)) < 0)
 			goto done;
 		*tmp = '\0';
@@ -1263,7 +1355,7 @@ int ureg_image_pull(ureg_image_pull_result *out,
 	}
 	if ((error = ureg_cas_path(out->path, sizeof(out->path), p.cas,
 	                           &out->layer)) == 0 &&
-	    opts->output)
+	    opts->output && have_layer)
 		error = install(out->path, opts->output);
 done:
 	if (job.running) {

@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# `ureg pull -o FILE` of a layer not in the cache downloads straight into a
+# temp file next to FILE and copies it into the cache: FILE is complete,
+# mode 0755 and replaces an older one; the cache copy serves later pulls;
+# a layer the registry sends with the wrong bytes leaves no FILE, no temp
+# file next to it, nothing in the cache.
+set -euo pipefail
+UREG=${UREG_BIN:?UREG_BIN not set}
+WORK=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+export XDG_CONFIG_HOME=$WORK/config XDG_CACHE_HOME=$WORK/cache UREG_KDF_LIMITS=min
+unset UREG_TOKEN UREG_KEY
+"$UREG" serve --root "$WORK/root" --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
+URL=$(sed -n 's/^listening on //p' "$WORK/server.log" 2>/dev/null || true)
+[ -n "$URL" ] || fail "server did not start"
+export UREG_REGISTRY=$URL
+"$UREG" token create --root "$WORK/root" --scope push:acme | "$UREG" login "$URL" >/dev/null
+"$UREG" keygen --no-passphrase >/dev/null
+
+# 3 MiB + a bit: large enough for the hashing and syncing helper threads
+head -c $((3 << 20)) /dev/urandom >"$WORK/good.bin"
+printf 'tail' >>"$WORK/good.bin"
+head -c $((3 << 20)) /dev/urandom >"$WORK/bad.bin"
+"$UREG" push-image "$WORK/good.bin" --target qemu --name acme/good --version 1.0.0 >"$WORK/push.out" || fail "push good"
+"$UREG" push-image "$WORK/bad.bin" --target qemu --name acme/bad --version 1.0.0 >/dev/null || fail "push bad"
+D=$(sed -n 's/^release *\(sha256:[0-9a-f]*\).*/\1/p' "$WORK/push.out")
+blob_gets() { grep -c "^GET /v2/acme/good/blobs/" "$WORK/server.log" || true; }
+
+mkdir "$WORK/out"
+echo old >"$WORK/out/app"
+"$UREG" pull acme/good@1.0.0 -o "$WORK/out/app" 2>"$WORK/pull.err" || fail "pull -o: $(cat "$WORK/pull.err")"
+cmp -s "$WORK/good.bin" "$WORK/out/app" || fail "pull -o wrote the wrong bytes"
+[ "$(stat -c %a "$WORK/out/app")" = 755 ] || fail "pulled file mode $(stat -c %a "$WORK/out/app")"
+[ "$(ls -A "$WORK/out")" = app ] || fail "pull -o left files behind: $(ls -A "$WORK/out")"
+[ -z "$(ls -A "$XDG_CACHE_HOME/ureg/tmp")" ] || fail "pull -o left cache temp files: $(ls -A "$XDG_CACHE_HOME/ureg/tmp")"
+# the cache got its verified, stamped copy: a pull by digest needs no GET
+before=$(blob_gets)
+P=$("$UREG" pull "acme/good@$D" --print-path) || fail "cached pull by digest"
+cmp -s "$WORK/good.bin" "$P" || fail "the cache copy differs"
+[ "$(blob_gets)" = "$before" ] || fail "the layer pulled with -o was not cached"
+grep -q "^ureg-layer-v1 " "$XDG_CACHE_HOME/ureg/verified/$(basename "$P").layer" || fail "no stamp for the cached layer"
+"$UREG" pull "acme/good@$D" -o "$WORK/out/app2" 2>/dev/null || fail "pull -o from the cache"
+cmp -s "$WORK/good.bin" "$WORK/out/app2" || fail "pull -o from the cache wrote the wrong bytes"
+
+# the registry serves the wrong bytes for acme/bad's layer (same size)
+P=$("$UREG" pull acme/bad@1.0.0 --print-path) || fail "pull bad before damage"
+HEX=$(basename "$P")
+rm -rf "$XDG_CACHE_HOME"
+mkdir -p "$XDG_CACHE_HOME/ureg/tmp"
+STORED=$(find "$WORK/root" -type f -name "$HEX" | head -1)
+[ -n "$STORED" ] || fail "layer $HEX not found in the server's store"
+chmod u+w "$STORED"
+printf 'XXXX' | dd of="$STORED" bs=1 seek=$((1 << 20)) conv=notrunc 2>/dev/null
+echo old >"$WORK/out/bad"
+if "$UREG" pull acme/bad@1.0.0 -o "$WORK/out/bad" >"$WORK/bad.out" 2>&1; then fail "a layer with the wrong digest was installed"; fi
+grep -q "digest" "$WORK/bad.out" || fail "no digest error: $(cat "$WORK/bad.out")"
+[ "$(wc -l <"$WORK/bad.out")" = 1 ] || fail "error is not one line: $(cat "$WORK/bad.out")"
+[ "$(cat "$WORK/out/bad")" = old ] || fail "the old file was replaced by unverified bytes"
+[ -z "$(ls -A "$WORK/out" | grep -v '^app$' | grep -v '^app2$' | grep -v '^bad$')" ] || fail "temp files left next to the output: $(ls -A "$WORK/out")"
+[ ! -e "$XDG_CACHE_HOME/ureg/blobs/sha256/${HEX:0:2}/$HEX" ] || fail "an unverified layer entered the cache"
+[ -z "$(ls -A "$XDG_CACHE_HOME/ureg/tmp")" ] || fail "cache temp files left: $(ls -A "$XDG_CACHE_HOME/ureg/tmp")"
+rm "$WORK/out/bad"
+if "$UREG" pull acme/bad@1.0.0 -o "$WORK/out/bad" >/dev/null 2>&1; then fail "a layer with the wrong digest was installed (new file)"; fi
+[ ! -e "$WORK/out/bad" ] || fail "FILE created from unverified bytes"
+[ -z "$(ls -A "$WORK/out" | grep -v '^app$' | grep -v '^app2$')" ] || fail "temp files left next to the output: $(ls -A "$WORK/out")"
+echo "pull_output.sh: all checks passed"
