@@ -153,11 +153,13 @@ done:
 static const char pull_usage[] =
         "usage: ureg pull NAME@VERSION|NAME@CHANNEL|NAME@sha256:... [--target "
         "T]\n"
-        "                 [-o FILE | --print-path] [--registry URL]\n"
+        "                 [-o FILE | --print-path] [--offline] [--registry "
+        "URL]\n"
         "  verifies digest and signature, caches, then writes FILE (mode "
         "0755,\n"
         "  atomically) or prints the cached path; a release pinned by digest\n"
-        "  that is cached needs no request.\n";
+        "  that is cached needs no request; --offline sends none (what the\n"
+        "  cache lacks is an error).\n";
 
 int ureg_cmd_pull(int argc, char **argv)
 {
@@ -165,6 +167,7 @@ int ureg_cmd_pull(int argc, char **argv)
 	        {"target", required_argument, NULL, 't'},
 	        {"output", required_argument, NULL, 'o'},
 	        {"print-path", no_argument, NULL, 'P'},
+	        {"offline", no_argument, NULL, 'O'},
 	        {"registry", required_argument, NULL, 'r'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -187,6 +190,9 @@ int ureg_cmd_pull(int argc, char **argv)
 			break;
 		case 'P':
 			print_path = 1;
+			break;
+		case 'O':
+			o.offline = 1;
 			break;
 		case 'r':
 			registry = optarg;

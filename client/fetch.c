@@ -2227,13 +2227,6 @@ static int fetch_images(fetch_run *run, int *changed)
 
 		if (run->image_ok[i])
 			continue;
-		if (opts->offline) {
-			error = ureg_error_set(UREG_ENOTFOUND,
-			                       "offline: image %s (%s) is not "
-			                       "in %s",
-			                       li->alias, li->ref, dir);
-			goto done;
-		}
 		if (!tmpdir) {
 			if (!(tmpdir = path_join(opts->cache_dir, "tmp"))) {
 				error = oom();
@@ -2259,6 +2252,7 @@ static int fetch_images(fetch_run *run, int *changed)
 		o.token = opts->token;
 		o.cache_dir = opts->cache_dir;
 		o.output = path;
+		o.offline = opts->offline;
 		o.trust.keys = opts->trusted_keys;
 		o.trust.nkeys = opts->ntrusted_keys;
 		o.trust.known_keys = opts->known_keys;

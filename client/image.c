@@ -814,10 +814,21 @@ typedef struct {
 	size_t npending;
 } puller;
 
+/* Every request goes through here (the layer's too): offline, the
+ * first thing the cache lacks ends the pull. */
+static int offline_error(const puller *p, const char *what)
+{
+	return ureg_error_set(UREG_ENOTFOUND,
+	                      "offline: the cache lacks the %s of %s", what,
+	                      p->opts->ref);
+}
+
 static int ensure_client(puller *p)
 {
 	if (p->client)
 		return 0;
+	if (p->opts->offline)
+		return offline_error(p, "manifests, config or signature");
 	return ureg_client_new(&p->client, p->opts->registry, p->opts->token,
 	                       NULL);
 }
@@ -1045,6 +1056,8 @@ static int layer_start(layer_job *job, puller *p, char *tmp, size_t tmplen)
 	char text[UREG_DIGEST_STRLEN + 1];
 	int error;
 
+	if (p->opts->offline)
+		return offline_error(p, "binary");
 	ureg_digest_format(text, &job->digest);
 	snprintf(job->path, sizeof(job->path), "/v2/%s/blobs/%s", p->name,
 	         text);

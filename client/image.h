@@ -61,6 +61,8 @@ typedef struct {
 	const char *cache_dir; /* the CAS of the cache and its records */
 	const char *output;    /* NULL, or where to write the binary (mode
 	                          0755, atomically, fsynced) */
+	int offline;           /* no request: what the cache lacks is
+	                          UREG_ENOTFOUND */
 	ureg_trust_options trust;
 } ureg_image_pull_options;
 

@@ -109,12 +109,19 @@ grep -q '"images_installed":1' "$WORK/repair.json" || fail "fetch --json: $(cat 
 printf 'X' >>"$WORK/app/deps/images/web"
 (cd "$WORK/app" && "$UREG" fetch >/dev/null 2>&1) || fail "fetch after the image was edited"
 cmp -s "$K1" "$WORK/app/deps/images/web" || fail "an edited pinned image was not replaced"
+# --offline: from the cache, no request; what the cache lacks is named
 rm "$WORK/app/deps/images/web"
-if (cd "$WORK/app" && "$UREG" fetch --offline) >"$WORK/off.out" 2>&1; then
-  cmp -s "$K1" "$WORK/app/deps/images/web" || fail "offline fetch installed the wrong image"
-else
-  grep -q "image web" "$WORK/off.out" || fail "offline fetch error does not name the image: $(cat "$WORK/off.out")"
-fi
+before=$(requests)
+(cd "$WORK/app" && "$UREG" fetch --offline >/dev/null 2>&1) || fail "offline fetch of a cached image"
+[ "$(requests)" = "$before" ] || fail "an offline fetch sent requests"
+cmp -s "$K1" "$WORK/app/deps/images/web" || fail "offline fetch installed the wrong image"
+rm "$WORK/app/deps/images/web"
+if (cd "$WORK/app" && XDG_CACHE_HOME=$WORK/empty-cache "$UREG" fetch --offline) >"$WORK/off.out" 2>&1; then fail "offline fetch with an empty cache"; fi
+grep -q "image web: offline: the cache lacks" "$WORK/off.out" || fail "offline fetch error: $(cat "$WORK/off.out")"
+[ ! -e "$WORK/app/deps/images/web" ] || fail "offline fetch wrote an image it could not verify"
+if XDG_CACHE_HOME=$WORK/empty-cache "$UREG" pull "acme/hello@$D1" --offline --print-path >"$WORK/off.out" 2>&1; then fail "offline pull with an empty cache"; fi
+grep -q "offline: the cache lacks" "$WORK/off.out" || fail "offline pull error: $(cat "$WORK/off.out")"
+[ "$(requests)" = "$before" ] || fail "an offline pull or fetch sent requests"
 (cd "$WORK/app" && "$UREG" fetch >/dev/null 2>&1) || fail "fetch to restore the image"
 
 # pinned by digest and cached: no request at all, even with the server gone
