@@ -262,13 +262,18 @@ int ureg_cmd_fetch(int argc, char **argv)
 report:
 	if (json)
 		print_json(&result);
-	else if (tty)
+	else if (tty) {
 		fprintf(stderr,
 		        "fetch: %zu packages in %s: %zu extracted, %zu up to "
-		        "date; %zu downloaded (%.1f MiB), %zu from the cache\n",
+		        "date; %zu downloaded (%.1f MiB), %zu from the cache",
 		        result.packages, dest, result.extracted,
 		        result.up_to_date, result.downloaded,
 		        (double)result.bytes / 1048576.0, result.from_cache);
+		if (result.images)
+			fprintf(stderr, "; %zu images, %zu installed",
+			        result.images, result.images_installed);
+		fputc('\n', stderr);
+	}
 	rc = 0;
 done:
 	if (token)
