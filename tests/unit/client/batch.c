@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "client/http.h"
+#include "support/scripted_server.h"
 
 #define BODY_LEN 100000
 #define CUT_AT 40000
@@ -27,14 +28,11 @@
 /* --- a scripted server --------------------------------------------------- */
 
 typedef struct {
-	int fd;
-	uint16_t port;
-	pthread_t thread;
+	test_scripted_server http;
 	pthread_mutex_t mu;
 	int hits[16]; /* requests per script entry */
 	int active, max_active;
 	char last_range[16][64];
-	volatile int stop;
 } server;
 
 static server srv;
@@ -42,20 +40,6 @@ static server srv;
 static unsigned char pattern(size_t i)
 {
 	return (unsigned char)((i * 7 + i / 251) & 0xff);
-}
-
-static void send_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
 }
 
 static void send_pattern(int fd, size_t from, size_t to)
@@ -67,7 +51,7 @@ static void send_pattern(int fd, size_t from, size_t to)
 
 		for (i = 0; i < n; i++)
 			buf[i] = pattern(from + i);
-		send_all(fd, buf, n);
+		test_send_all(fd, buf, n);
 		from += n;
 	}
 }
@@ -75,39 +59,9 @@ static void send_pattern(int fd, size_t from, size_t to)
 static void respond(int fd, int status, const char *extra, const void *body,
                     size_t len)
 {
-	char head[512];
-	int n = snprintf(head, sizeof(head),
-	                 "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
-	                 status, len, extra ? extra : "");
-
-	send_all(fd, head, (size_t)n);
+	test_send_head(fd, status, extra, len);
 	if (body)
-		send_all(fd, body, len);
-}
-
-/* Reads one request's head; 0 at end of connection. */
-static int read_head(int fd, char *buf, size_t cap)
-{
-	size_t len = 0;
-
-	while (len + 1 < cap) {
-		ssize_t n = recv(fd, buf + len, 1, 0);
-
-		if (n <= 0)
-			return 0;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (len >= 4 && memcmp(buf + len - 4, "\r\n\r\n", 4) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static long range_from(const char *head)
-{
-	const char *r = strstr(head, "Range: bytes=");
-
-	return r ? strtol(r + 13, NULL, 10) : -1;
+		test_send_all(fd, body, len);
 }
 
 enum {
@@ -135,7 +89,7 @@ static int serve_one(int fd)
 	long from;
 	int idx = -1, hit;
 
-	if (!read_head(fd, head, sizeof(head)))
+	if (!test_read_head(fd, head, sizeof(head)))
 		return 0;
 	sscanf(head, "GET %255s", path);
 	for (k = 0; k < sizeof(scripts) / sizeof(scripts[0]); k++)
@@ -143,7 +97,7 @@ static int serve_one(int fd)
 		    (path[strlen(scripts[k])] == '\0' ||
 		     path[strlen(scripts[k])] == '/'))
 			idx = (int)k;
-	from = range_from(head);
+	from = test_range_from(head);
 	pthread_mutex_lock(&srv.mu);
 	hit = idx >= 0 ? srv.hits[idx]++ : 0;
 	if (idx >= 0)
@@ -225,63 +179,18 @@ close:
 	return 0;
 }
 
-static void *conn_thread(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-
-	while (serve_one(fd))
-		;
-	close(fd);
-	return NULL;
-}
-
-static void *accept_thread(void *arg)
-{
-	(void)arg;
-	while (!srv.stop) {
-		int fd = accept(srv.fd, NULL, NULL);
-		pthread_t t;
-
-		if (fd < 0)
-			continue;
-		if (pthread_create(&t, NULL, conn_thread,
-		                   (void *)(intptr_t)fd) == 0)
-			pthread_detach(t);
-		else
-			close(fd);
-	}
-	return NULL;
-}
-
 static int setup(void **state)
 {
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int one = 1;
-
 	(void)state;
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.mu, NULL);
-	srv.fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(srv.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(srv.fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(srv.fd, 64) < 0 ||
-	    getsockname(srv.fd, (struct sockaddr *)&a, &len) < 0)
-		return -1;
-	srv.port = ntohs(a.sin_port);
-	return pthread_create(&srv.thread, NULL, accept_thread, NULL);
+	return test_scripted_server_start(&srv.http, serve_one);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	srv.stop = 1;
-	shutdown(srv.fd, SHUT_RDWR);
-	close(srv.fd);
-	pthread_join(srv.thread, NULL);
+	test_scripted_server_stop(&srv.http);
 	return 0;
 }
 
@@ -339,7 +248,7 @@ static ureg_client *client_new(unsigned retries)
 
 	opts.retries = retries;
 	opts.connect_timeout_ms = 2000;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", srv.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", srv.http.port);
 	assert_int_equal(ureg_client_new(&c, url, NULL, &opts), 0);
 	return c;
 }

@@ -4,9 +4,7 @@
  * a scripted HTTP server on 127.0.0.1: intact, damaged, too long, resumed
  * with Range, restarted when the server ignores Range, and to a file the
  * helpers cannot read back. */
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +20,7 @@
 #include <cmocka.h>
 
 #include "client/http.h"
+#include "support/scripted_server.h"
 #include "common/error.h"
 
 #define BODY_LEN ((size_t)(3u << 20) + 12345)
@@ -34,33 +33,15 @@ static const char *const scripts[NSCRIPTS] = {"/ok", "/bad", "/break",
                                               "/break-norange"};
 
 static struct {
-	int fd;
-	uint16_t port;
-	pthread_t thread;
+	test_scripted_server http;
 	pthread_mutex_t mu;
 	int hits[NSCRIPTS];
 	long ranges[NSCRIPTS]; /* the last Range start, -1 none */
-	volatile int stop;
 } srv;
 
 static unsigned char pattern(size_t i)
 {
 	return (unsigned char)((i * 13 + i / 509) & 0xff);
-}
-
-static int send_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* The body's bytes [from, to), with one byte wrong if `damage`. */
@@ -75,57 +56,28 @@ static void send_pattern(int fd, size_t from, size_t to, int damage)
 			buf[i] = pattern(from + i);
 		if (damage && from <= BODY_LEN / 2 && BODY_LEN / 2 < from + n)
 			buf[BODY_LEN / 2 - from] ^= 0x40;
-		if (send_all(fd, buf, n) < 0)
+		if (test_send_all(fd, buf, n) < 0)
 			return;
 		from += n;
 	}
-}
-
-static void head(int fd, int status, const char *extra, size_t len)
-{
-	char h[512];
-	int n = snprintf(h, sizeof(h),
-	                 "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
-	                 status, len, extra ? extra : "");
-
-	send_all(fd, h, (size_t)n);
-}
-
-static int read_head(int fd, char *buf, size_t cap)
-{
-	size_t len = 0;
-
-	while (len + 1 < cap) {
-		ssize_t n = recv(fd, buf + len, 1, 0);
-
-		if (n <= 0)
-			return 0;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (len >= 4 && memcmp(buf + len - 4, "\r\n\r\n", 4) == 0)
-			return 1;
-	}
-	return 0;
 }
 
 /* Serves one request; 0 to close the connection. */
 static int serve_one(int fd)
 {
 	char req[4096], path[256] = "", extra[128];
-	const char *r;
 	long from;
 	int idx = -1, hit, k;
 
-	if (!read_head(fd, req, sizeof(req)))
+	if (!test_read_head(fd, req, sizeof(req)))
 		return 0;
 	sscanf(req, "GET %255s", path);
 	for (k = 0; k < NSCRIPTS; k++)
 		if (strcmp(path, scripts[k]) == 0)
 			idx = k;
-	r = strstr(req, "Range: bytes=");
-	from = r ? strtol(r + 13, NULL, 10) : -1;
+	from = test_range_from(req);
 	if (idx < 0) {
-		head(fd, 404, NULL, 0);
+		test_send_head(fd, 404, NULL, 0);
 		return 1;
 	}
 	pthread_mutex_lock(&srv.mu);
@@ -134,7 +86,7 @@ static int serve_one(int fd)
 	pthread_mutex_unlock(&srv.mu);
 	if ((idx == S_BREAK || idx == S_BREAK_NORANGE) && hit == 0) {
 		/* promise everything, send part, hang up */
-		head(fd, 200, NULL, BODY_LEN);
+		test_send_head(fd, 200, NULL, BODY_LEN);
 		send_pattern(fd, 0, CUT_AT, 0);
 		return 0;
 	}
@@ -142,72 +94,27 @@ static int serve_one(int fd)
 		snprintf(extra, sizeof(extra),
 		         "Content-Range: bytes %ld-%zu/%zu\r\n", from,
 		         BODY_LEN - 1, BODY_LEN);
-		head(fd, 206, extra, BODY_LEN - (size_t)from);
+		test_send_head(fd, 206, extra, BODY_LEN - (size_t)from);
 		send_pattern(fd, (size_t)from, BODY_LEN, 0);
 		return 1;
 	}
-	head(fd, 200, NULL, BODY_LEN);
+	test_send_head(fd, 200, NULL, BODY_LEN);
 	send_pattern(fd, 0, BODY_LEN, idx == S_BAD);
 	return 1;
 }
 
-static void *conn_thread(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-
-	while (serve_one(fd))
-		;
-	close(fd);
-	return NULL;
-}
-
-static void *accept_thread(void *arg)
-{
-	(void)arg;
-	while (!srv.stop) {
-		int fd = accept(srv.fd, NULL, NULL);
-		pthread_t t;
-
-		if (fd < 0)
-			continue;
-		if (pthread_create(&t, NULL, conn_thread,
-		                   (void *)(intptr_t)fd) == 0)
-			pthread_detach(t);
-		else
-			close(fd);
-	}
-	return NULL;
-}
-
 static int setup(void **state)
 {
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int one = 1;
-
 	(void)state;
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.mu, NULL);
-	srv.fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(srv.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(srv.fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(srv.fd, 16) < 0 ||
-	    getsockname(srv.fd, (struct sockaddr *)&a, &len) < 0)
-		return -1;
-	srv.port = ntohs(a.sin_port);
-	return pthread_create(&srv.thread, NULL, accept_thread, NULL);
+	return test_scripted_server_start(&srv.http, serve_one);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	srv.stop = 1;
-	shutdown(srv.fd, SHUT_RDWR);
-	close(srv.fd);
-	pthread_join(srv.thread, NULL);
+	test_scripted_server_stop(&srv.http);
 	return 0;
 }
 
@@ -272,7 +179,8 @@ static int download(const char *path, int fd, const ureg_digest *want,
 	int error;
 
 	o.sync_window = sync_window;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)srv.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u",
+	         (unsigned)srv.http.port);
 	assert_int_equal(ureg_client_new(&c, url, NULL, NULL), 0);
 	error = ureg_client_download_ext(c, path, fd, want, size, &o);
 	ureg_client_free(c);
