@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "store/append.h"
 #include "store/name.h"
 
 #define UPLOADS_BUCKETS 256
@@ -56,8 +57,8 @@ struct ureg_upload_stream {
 	int fd;
 	int failed;
 	uint64_t start;
-	ureg_hasher *hasher;    /* session state plus this chunk */
-	ureg_cas__appender app; /* fd, hasher; app.size: bytes taken */
+	ureg_hasher *hasher; /* session state plus this chunk */
+	ureg_appender app;   /* fd, hasher; app.size: bytes taken */
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -488,7 +489,7 @@ int ureg_uploads_append_begin(ureg_upload_stream **out, ureg_uploads *u,
 	if ((error = session_state(&s->hasher, u, e, s->fd, size)) < 0)
 		goto done;
 	s->start = size;
-	ureg_cas__appender_init(&s->app, s->fd, s->hasher, size);
+	ureg_appender_init(&s->app, s->fd, s->hasher, size);
 	*out = s;
 	s = NULL;
 	e = NULL;
@@ -522,8 +523,8 @@ int ureg_upload_stream_write(ureg_upload_stream *s, const void *data,
 		                      "bytes",
 		                      s->entry->id, (unsigned long long)max);
 	}
-	if ((error = ureg_cas__append(&s->app, data, len, "upload ",
-	                              s->entry->id)) < 0)
+	if ((error = ureg_appender_write(&s->app, data, len, "upload ",
+	                                 s->entry->id)) < 0)
 		s->failed = 1;
 	return error;
 }
@@ -542,14 +543,14 @@ int ureg_upload_stream_end(uint64_t *size_out, ureg_upload_stream *s)
 		ureg_upload_stream_abort(s);
 		return error;
 	}
-	if ((error = ureg_cas__appender_flush(&s->app, "upload ",
-	                                      s->entry->id)) < 0 ||
+	if ((error = ureg_appender_flush(&s->app, "upload ", s->entry->id)) <
+	            0 ||
 	    (error = ureg_index_upload_touch(u->index, s->entry->id,
 	                                     (int64_t)time(NULL))) < 0) {
 		ureg_upload_stream_abort(s);
 		return error;
 	}
-	ureg_cas__appender_release(&s->app);
+	ureg_appender_release(&s->app);
 	if (size_out)
 		*size_out = s->app.size;
 	entry_set_state(u, s->entry, s->hasher, s->app.size);
@@ -563,7 +564,7 @@ void ureg_upload_stream_abort(ureg_upload_stream *s)
 {
 	if (!s)
 		return;
-	ureg_cas__appender_release(&s->app);
+	ureg_appender_release(&s->app);
 	/* The cached state is still the one from before the chunk; only the
 	 * file has to go back. If it cannot, forget the state so the next
 	 * use rebuilds it from whatever the file holds. */

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "store/append.h"
 #include "store/cas.h"
 #include "support/tmpdir.h"
 
@@ -642,7 +643,7 @@ static void test_appender_write_behind(void **state)
 	fixture *f = *state;
 	size_t len = 40 * 1024 * 1024, off;
 	unsigned char *data = pattern(len, 2), *back = malloc(len);
-	ureg_cas__appender a;
+	ureg_appender a;
 	ureg_hasher *h = NULL;
 	ureg_digest want, got;
 	char path[4096];
@@ -655,20 +656,22 @@ static void test_appender_write_behind(void **state)
 
 	/* 1 MiB: written and hashed call by call, no helpers. */
 	assert_int_equal(ureg_hasher_new(&h), 0);
-	ureg_cas__appender_init(&a, fd, h, 0);
-	assert_int_equal(ureg_cas__append(&a, data, 1024 * 1024, "", path), 0);
+	ureg_appender_init(&a, fd, h, 0);
+	assert_int_equal(ureg_appender_write(&a, data, 1024 * 1024, "", path),
+	                 0);
 	assert_null(a.worker);
 	assert_int_equal(a.written, 1024 * 1024);
-	assert_int_equal(ureg_cas__appender_flush(&a, "", path), 0);
-	ureg_cas__appender_release(&a);
+	assert_int_equal(ureg_appender_flush(&a, "", path), 0);
+	ureg_appender_release(&a);
 
 	/* The rest in 64 KiB calls, as the server receives it. */
-	ureg_cas__appender_init(&a, fd, h, 1024 * 1024);
+	ureg_appender_init(&a, fd, h, 1024 * 1024);
 	for (off = 1024 * 1024; off < len; off += 65536)
 		assert_int_equal(
-		        ureg_cas__append(&a, data + off, 65536, "", path), 0);
+		        ureg_appender_write(&a, data + off, 65536, "", path),
+		        0);
 	assert_non_null(a.worker);
-	assert_int_equal(ureg_cas__appender_flush(&a, "", path), 0);
+	assert_int_equal(ureg_appender_flush(&a, "", path), 0);
 	assert_int_equal(a.size, len);
 	assert_int_equal(a.written, len);
 	/* The syncing helper made the file durable every 16 MiB. */
@@ -681,8 +684,8 @@ static void test_appender_write_behind(void **state)
 		assert_true(a.waited >= len - 24 * 1024 * 1024);
 		assert_true(a.waited > 1024 * 1024);
 	}
-	ureg_cas__appender_release(&a);
-	ureg_cas__appender_release(&a); /* twice is harmless */
+	ureg_appender_release(&a);
+	ureg_appender_release(&a); /* twice is harmless */
 	ureg_hasher_final(&got, h);
 	ureg_digest_buffer(&want, data, len);
 	assert_true(ureg_digest_equal(&got, &want));
@@ -702,7 +705,7 @@ static void test_appender_write_error(void **state)
 	fixture *f = *state;
 	size_t len = 12 * 1024 * 1024;
 	unsigned char *data = pattern(len, 3);
-	ureg_cas__appender a;
+	ureg_appender a;
 	ureg_hasher *h = NULL;
 	char path[4096];
 	int fd, error = 0;
@@ -711,17 +714,17 @@ static void test_appender_write_error(void **state)
 	write_file(path, "", 0);
 	assert_true((fd = open(path, O_RDONLY)) >= 0);
 	assert_int_equal(ureg_hasher_new(&h), 0);
-	ureg_cas__appender_init(&a, fd, h, 0);
+	ureg_appender_init(&a, fd, h, 0);
 	/* One big call starts the helpers before anything is written. */
-	error = ureg_cas__append(&a, data, len, "upload ", "abc");
+	error = ureg_appender_write(&a, data, len, "upload ", "abc");
 	assert_non_null(a.worker);
 	if (error == 0)
-		error = ureg_cas__appender_flush(&a, "upload ", "abc");
+		error = ureg_appender_flush(&a, "upload ", "abc");
 	assert_int_equal(error, UREG_EIO);
 	assert_non_null(
 	        strstr(ureg_error_last(), "cannot write upload \"abc\""));
 	assert_null(strchr(ureg_error_last(), '\n'));
-	ureg_cas__appender_release(&a);
+	ureg_appender_release(&a);
 	close(fd);
 	ureg_hasher_free(h);
 	free(data);
