@@ -38,7 +38,7 @@ echo "cached pull by digest: median ${cached_ms} ms over 50 runs, $((after - bef
 
 echo "== cold pull of a 10 MiB image"
 hyperfine --warmup 1 --runs 10 --export-json "$WORK/cold.json" \
-  --prepare "rm -rf $WORK/cache $WORK/skopeo-out" \
+  --prepare "rm -rf $WORK/cache $WORK/skopeo-out $WORK/out.bin" \
   "$UREG pull bench/img@1.0.0 -o $WORK/out.bin" \
   "skopeo copy --quiet --src-tls-verify=false docker://${URL#http://}/bench/img:1.0.0 dir:$WORK/skopeo-out" >/dev/null
 python3 - "$WORK/cold.json" <<'PY'

@@ -255,6 +255,8 @@ int ureg_cmd_fetch(int argc, char **argv)
 		        "registry on first use (saved in %s)\n",
 		        result.keys_learned,
 		        result.keys_learned == 1 ? "" : "s", known);
+	if (*result.warning)
+		fprintf(stderr, "ureg: fetch: warning: %s\n", result.warning);
 	if (error < 0) {
 		rc = cli_fail("fetch", error);
 		goto done;

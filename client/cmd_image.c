@@ -224,6 +224,8 @@ int ureg_cmd_pull(int argc, char **argv)
 		rc = cli_fail("pull", error);
 		goto done;
 	}
+	if (*r.warning)
+		fprintf(stderr, "ureg: pull: warning: %s\n", r.warning);
 	if (output) {
 		fprintf(stderr,
 		        "%s (%s, %" PRIu64 " bytes, signed by %s) -> %s\n",

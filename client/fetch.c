@@ -2261,6 +2261,9 @@ static int fetch_images(fetch_run *run, int *changed)
 			                       ureg_error_last());
 			goto done;
 		}
+		if (*r.warning && !*run->res->warning)
+			snprintf(run->res->warning, sizeof(run->res->warning),
+			         "image %s: %s", li->alias, r.warning);
 		run->image_ok[i] = 1;
 		run->res->images_installed++;
 		run->res->requests += r.requests;

@@ -69,6 +69,9 @@ typedef struct {
 	size_t keys_learned; /* keys appended to known_keys */
 	size_t requests;     /* HTTP requests sent, retries included */
 	uint64_t bytes;      /* body bytes received */
+	/* "" or the first thing that failed without failing the fetch (an
+	 * image installed but not cached) */
+	char warning[600];
 } ureg_fetch_result;
 
 /* Fetches every package of `lock` into opts->dest (created if needed).

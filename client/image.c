@@ -1193,8 +1193,8 @@ static void *install_thread(void *arg)
  * it and renames it to the output (freeing a replaced file takes a while
  * too) while a copy goes into the cache (no fsync: checked on use). On
  * success *otmp is emptied; otherwise the caller unlinks it. If only the
- * cache copy failed, the output is in place (verified, durable) and the
- * error is still returned. */
+ * cache copy failed, the output is in place (verified, durable): that is
+ * a warning in the result, not an error. */
 static int output_finish(char *otmp, int fd, puller *p,
                          const ureg_digest *layer)
 {
@@ -1225,9 +1225,15 @@ static int output_finish(char *otmp, int fd, puller *p,
 done:
 	if (threaded)
 		pthread_join(thread, NULL);
-	if (ij.renamed)
+	if (ij.renamed) {
 		*otmp = '\0';
-	else if (!error) {
+		if (error < 0) {
+			snprintf(p->out->warning, sizeof(p->out->warning),
+			         "not cached: %s", ureg_error_last());
+			ureg_error_clear();
+			error = 0;
+		}
+	} else if (!error) {
 		errno = ij.error;
 		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
 		                             p->opts->output);

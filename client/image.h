@@ -75,6 +75,9 @@ typedef struct {
 	char path[4200]; /* the binary in the cache */
 	size_t requests; /* 0 when served from the cache */
 	char key_id[UREG_SIGN_KEYID_STRLEN + 1];
+	/* "" or what failed without failing the pull: with `output`, the
+	 * binary is in place (verified, durable) but could not be cached */
+	char warning[512];
 } ureg_image_pull_result;
 
 /* Resolves, verifies (digest, signature, target) and caches the binary;

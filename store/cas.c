@@ -208,7 +208,7 @@ int ureg_cas_open_read(int *fd_out, uint64_t *size_out, const ureg_cas *cas,
 		return error;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		ureg_digest_format(name, digest);
-		if (errno == ENOENT)
+		if (errno == ENOENT || errno == ENOTDIR)
 			return ureg_error_set(UREG_ENOTFOUND,
 			                      "blob %s not found", name);
 		return ureg_error_set_errno(UREG_EIO, "cannot open blob %s",

@@ -4,7 +4,8 @@
 # temp file next to FILE and copies it into the cache: FILE is complete,
 # mode 0755 and replaces an older one; the cache copy serves later pulls;
 # a layer the registry sends with the wrong bytes leaves no FILE, no temp
-# file next to it, nothing in the cache.
+# file next to it, nothing in the cache; a cache that cannot take the copy
+# is a warning, FILE is still written.
 set -euo pipefail
 UREG=${UREG_BIN:?UREG_BIN not set}
 WORK=$(mktemp -d)
@@ -70,4 +71,16 @@ rm "$WORK/out/bad"
 if "$UREG" pull acme/bad@1.0.0 -o "$WORK/out/bad" >/dev/null 2>&1; then fail "a layer with the wrong digest was installed (new file)"; fi
 [ ! -e "$WORK/out/bad" ] || fail "FILE created from unverified bytes"
 [ -z "$(ls -A "$WORK/out" | grep -v '^app$' | grep -v '^app2$')" ] || fail "temp files left next to the output: $(ls -A "$WORK/out")"
+# the cache cannot take the layer (its fan-out directory is a file): FILE is
+# still written and verified, and the miss is a one-line warning, not a
+# failure
+GOOD_HEX=$(sha256sum "$WORK/good.bin" | cut -d' ' -f1)
+rm -rf "$XDG_CACHE_HOME"
+mkdir -p "$XDG_CACHE_HOME/ureg/tmp" "$XDG_CACHE_HOME/ureg/blobs/sha256"
+echo blocker >"$XDG_CACHE_HOME/ureg/blobs/sha256/${GOOD_HEX:0:2}"
+"$UREG" pull acme/good@1.0.0 -o "$WORK/out/app3" 2>"$WORK/nocache.err" || fail "pull -o failed when only the cache copy did: $(cat "$WORK/nocache.err")"
+cmp -s "$WORK/good.bin" "$WORK/out/app3" || fail "pull -o without a cache wrote the wrong bytes"
+grep -q "^ureg: pull: warning: not cached: " "$WORK/nocache.err" || fail "no cache warning: $(cat "$WORK/nocache.err")"
+[ "$(grep -c warning "$WORK/nocache.err")" = 1 ] || fail "the warning is not one line: $(cat "$WORK/nocache.err")"
+[ -z "$(ls -A "$XDG_CACHE_HOME/ureg/tmp")" ] || fail "cache temp files left: $(ls -A "$XDG_CACHE_HOME/ureg/tmp")"
 echo "pull_output.sh: all checks passed"
