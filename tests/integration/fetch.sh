@@ -6,17 +6,11 @@
 # detected and repaired; a moved version tag ignored (the lock pins
 # digests); hostile tarballs pushed by hand and signed refused with nothing
 # written outside --dest; finally offline fetches with the server gone.
-set -euo pipefail
-UREG=${UREG_BIN:?UREG_BIN not set}
+. "$(dirname "$0")/../support/harness.sh"
 SRC=${UREG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # the interpreter itself, not a version-manager shim (those take a second)
 PY=$(python3 -c 'import sys; print(sys.executable)')
 PUSH="$PY $SRC/tests/support/ureg_push.py"
-WORK=$(mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))
 for k in sys.argv[2].split("."): d=d[k]
 print(d)' "$1" "$2"; }
@@ -25,11 +19,7 @@ requests() { grep -c '^[A-Z]* /' "$WORK/server.log" || true; }
 
 export XDG_CONFIG_HOME=$WORK/config XDG_CACHE_HOME=$WORK/cache UREG_KDF_LIMITS=min
 unset UREG_TOKEN UREG_REGISTRY UREG_KEY
-"$UREG" serve --root "$WORK/root" --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$WORK/server.log" && break; sleep 0.05; done
-URL=$(sed -n 's/^listening on //p' "$WORK/server.log")
-[ -n "$URL" ] || fail "server did not start"
+start_server
 export UREG_REGISTRY=$URL
 TOKEN=$("$UREG" token create --root "$WORK/root" --scope push:acme)
 echo "$TOKEN" | "$UREG" login "$URL" >/dev/null

@@ -5,24 +5,14 @@
 # pull it by channel and boot it; promote a second version, roll back, pull
 # again and boot the first. Plus multi-target releases, cached pulls by
 # digest with no server, skopeo on a channel tag, and refusals.
-set -euo pipefail
-UREG=${UREG_BIN:?UREG_BIN not set}
+. "$(dirname "$0")/../support/harness.sh"
 SRC=${UREG_SOURCE_DIR:?UREG_SOURCE_DIR not set}
-WORK=$(mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing (scripts/deps.sh installs it)"
 
 export XDG_CONFIG_HOME=$WORK/config XDG_CACHE_HOME=$WORK/cache UREG_KDF_LIMITS=min
 unset UREG_TOKEN UREG_KEY
 start() {
-  "$UREG" serve --root "$WORK/root" --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 100); do grep -q '^listening on ' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
-  URL=$(sed -n 's/^listening on //p' "$WORK/server.log" 2>/dev/null || true)
-  [ -n "$URL" ] || fail "server did not start"
+  start_server
   export UREG_REGISTRY=$URL
 }
 start

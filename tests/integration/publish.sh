@@ -4,21 +4,12 @@
 # conflicting publish (refused), no token (refused), foreign key into an
 # owned namespace (refused), dry run, and the signature checked with stock
 # minisign after fetching it through the referrers API.
-set -euo pipefail
-UREG=${UREG_BIN:?UREG_BIN not set}
-WORK=$(mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+. "$(dirname "$0")/../support/harness.sh"
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/server.log" ] && tail -20 "$WORK/server.log" >&2; exit 1; }
 
 export XDG_CONFIG_HOME=$WORK/config UREG_KDF_LIMITS=min
 unset UREG_TOKEN UREG_REGISTRY UREG_KEY
-"$UREG" serve --root "$WORK/root" --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$WORK/server.log" && break; sleep 0.05; done
-URL=$(sed -n 's/^listening on //p' "$WORK/server.log")
-[ -n "$URL" ] || fail "server did not start"
+start_server
 
 TOKEN=$("$UREG" token create --root "$WORK/root" --scope push:acme)
 "$UREG" keygen --no-passphrase >/dev/null || fail "keygen"

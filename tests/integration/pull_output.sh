@@ -6,21 +6,11 @@
 # a layer the registry sends with the wrong bytes leaves no FILE, no temp
 # file next to it, nothing in the cache; a cache that cannot take the copy
 # is a warning, FILE is still written.
-set -euo pipefail
-UREG=${UREG_BIN:?UREG_BIN not set}
-WORK=$(mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/../support/harness.sh"
 
 export XDG_CONFIG_HOME=$WORK/config XDG_CACHE_HOME=$WORK/cache UREG_KDF_LIMITS=min
 unset UREG_TOKEN UREG_KEY
-"$UREG" serve --root "$WORK/root" --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do grep -q '^listening on ' "$WORK/server.log" 2>/dev/null && break; sleep 0.05; done
-URL=$(sed -n 's/^listening on //p' "$WORK/server.log" 2>/dev/null || true)
-[ -n "$URL" ] || fail "server did not start"
+start_server
 export UREG_REGISTRY=$URL
 "$UREG" token create --root "$WORK/root" --scope push:acme | "$UREG" login "$URL" >/dev/null
 "$UREG" keygen --no-passphrase >/dev/null
