@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client/cli.h"
 #include "client/commands.h"
@@ -26,7 +28,7 @@ static const char usage_text[] =
         "commands:\n"
         "  serve   run the registry (OCI Distribution v1.1 at /v2/)\n"
         "  fsck    check a registry root: re-hash blobs, check the index\n"
-        "  token   create access tokens (ureg token create --scope push:NS)\n"
+        "  token   create, list or revoke access tokens\n"
         "  keygen  make a minisign-compatible signing key pair\n"
         "  init    write a starter ureg.json\n"
         "  login   save a registry token (read from stdin)\n"
@@ -310,8 +312,70 @@ static int cmd_fsck(int argc, char **argv)
 static const char token_usage[] =
         "usage: ureg token create [--root DIR] --scope ACTION:NAMESPACE "
         "[--scope ...]\n"
+        "       ureg token list [--root DIR]\n"
+        "       ureg token revoke [--root DIR] ID|TOKEN\n"
+        "  create prints a new token on stdout and its id on stderr.\n"
         "  ACTION is pull, push or admin; NAMESPACE a repository name "
-        "prefix or *\n";
+        "prefix or *.\n"
+        "  list shows each token's id (the first 12 hex digits of its "
+        "sha256, as\n"
+        "  the access log and channel history name it), creation time "
+        "and scopes.\n"
+        "  revoke takes the id (or 8 to 64 of those hex digits) or the "
+        "token\n"
+        "  itself; a running server refuses it from its next request "
+        "on.\n";
+
+static int token_create(ureg_index *index, const char *const *scopes,
+                        size_t nscopes)
+{
+	char token[UREG_TOKEN_LEN + 1], id[UREG_TOKEN_ID_LEN + 1];
+	ureg_digest hash;
+	int error;
+
+	if ((error = ureg_token_create(token, index, scopes, nscopes)) < 0)
+		return fail("token", error);
+	ureg_digest_buffer(&hash, token, UREG_TOKEN_LEN);
+	ureg_token_id_of_hash(id, &hash);
+	puts(token);
+	fprintf(stderr, "ureg: token %s created\n", id);
+	return 0;
+}
+
+static int token_list(ureg_index *index)
+{
+	ureg_index_token *list = NULL;
+	size_t n = 0, i;
+	int error;
+
+	if ((error = ureg_index_token_list(&list, &n, index)) < 0)
+		return fail("token", error);
+	printf("%-12s  %-20s  %s\n", "ID", "CREATED", "SCOPES");
+	for (i = 0; i < n; i++) {
+		char id[UREG_TOKEN_ID_LEN + 1], when[32] = "?";
+		time_t t = (time_t)list[i].created;
+		struct tm tm;
+
+		ureg_token_id_of_hash(id, &list[i].hash);
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("%-12s  %-20s  %s\n", id, when,
+		       list[i].scopes ? list[i].scopes : "");
+	}
+	ureg_index_tokens_free(list, n);
+	return 0;
+}
+
+static int token_revoke(ureg_index *index, const char *what)
+{
+	char id[UREG_TOKEN_ID_LEN + 1];
+	int error;
+
+	if ((error = ureg_token_revoke(id, index, what)) < 0)
+		return fail("token revoke", error);
+	printf("revoked token %s\n", id);
+	return 0;
+}
 
 static int cmd_token(int argc, char **argv)
 {
@@ -321,17 +385,25 @@ static int cmd_token(int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *scopes[16];
+	const char *scopes[16], *sub;
 	size_t nscopes = 0;
-	char rootbuf[4096], dbpath[4200], token[UREG_TOKEN_LEN + 1];
+	char rootbuf[4096], dbpath[4200];
 	const char *root = default_root(rootbuf, sizeof(rootbuf));
 	ureg_index *index = NULL;
-	int c, error;
+	int c, error, rc, nargs;
 
-	if (argc < 2 || strcmp(argv[1], "create") != 0) {
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(token_usage, stdout);
+		return 0;
+	}
+	if (argc < 2 ||
+	    (strcmp(argv[1], "create") != 0 && strcmp(argv[1], "list") != 0 &&
+	     strcmp(argv[1], "revoke") != 0)) {
 		fputs(token_usage, stderr);
 		return EXIT_USAGE;
 	}
+	sub = argv[1];
 	argc--;
 	argv++;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -354,21 +426,33 @@ static int cmd_token(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (nscopes == 0 || optind != argc) {
+	nargs = argc - optind;
+	if ((strcmp(sub, "create") == 0 && (nscopes == 0 || nargs != 0)) ||
+	    (strcmp(sub, "list") == 0 && (nscopes != 0 || nargs != 0)) ||
+	    (strcmp(sub, "revoke") == 0 && (nscopes != 0 || nargs != 1))) {
 		fputs(token_usage, stderr);
 		return EXIT_USAGE;
 	}
 	snprintf(dbpath, sizeof(dbpath), "%s/index.db", root);
-	if (cli_mkdirs(root, 0755) < 0)
+	if (strcmp(sub, "create") == 0) {
+		if (cli_mkdirs(root, 0755) < 0)
+			return 1;
+	} else if (access(dbpath, F_OK) != 0) {
+		/* listing or revoking must not create an empty registry */
+		fprintf(stderr, "ureg: token: no registry at \"%s\" (no %s)\n",
+		        root, dbpath);
 		return 1;
+	}
 	if ((error = ureg_index_open(&index, dbpath)) < 0)
 		return fail("token", error);
-	error = ureg_token_create(token, index, scopes, nscopes);
+	if (strcmp(sub, "create") == 0)
+		rc = token_create(index, scopes, nscopes);
+	else if (strcmp(sub, "list") == 0)
+		rc = token_list(index);
+	else
+		rc = token_revoke(index, argv[optind]);
 	ureg_index_free(index);
-	if (error < 0)
-		return fail("token", error);
-	puts(token);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -177,16 +177,16 @@ static void challenge(ureg_http_request *req, const char *message)
 	ureg_http_add_header(req, "WWW-Authenticate", "Basic realm=\"ureg\"");
 }
 
-/* "token " and the first 12 hex digits of the token's sha256 (the hash
- * the index keeps): names the token without revealing it. */
+/* "token " and the token's id (see store/token.h): names the token
+ * without revealing it, as `ureg token list` does. */
 static void token_identity(char *who, size_t len, const char *token)
 {
 	ureg_digest hash;
-	char text[UREG_DIGEST_STRLEN + 1];
+	char id[UREG_TOKEN_ID_LEN + 1];
 
 	ureg_digest_buffer(&hash, token, strlen(token));
-	ureg_digest_format(text, &hash);
-	snprintf(who, len, "token %.12s", text + strlen("sha256:"));
+	ureg_token_id_of_hash(id, &hash);
+	snprintf(who, len, "token %s", id);
 }
 
 /* 1 and no response if a token was presented and is valid (scopes in *out,

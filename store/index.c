@@ -201,6 +201,8 @@ enum {
 	S_UP_LIST,
 	S_TOK_ADD,
 	S_TOK_SCOPES,
+	S_TOK_LIST,
+	S_TOK_DELETE,
 	S_WALK_LINKS,
 	S_WALK_MANIFESTS,
 	S_WALK_REFS,
@@ -303,6 +305,10 @@ static const char *const index_sql[S_COUNT] = {
                       "DO NOTHING",
         [S_TOK_SCOPES] = "SELECT scope FROM tokens WHERE hash = ?1 "
                          "ORDER BY scope",
+        [S_TOK_LIST] = "SELECT hash, min(created), group_concat(scope, ',') "
+                       "FROM (SELECT * FROM tokens ORDER BY hash, scope) "
+                       "GROUP BY hash ORDER BY min(created), hash",
+        [S_TOK_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
         [S_WALK_LINKS] = "SELECT l.rowid, r.name, l.digest, l.size "
                          "FROM blob_links l JOIN repositories r "
                          "ON r.id = l.repo_id WHERE l.rowid > ?1 "
@@ -670,6 +676,26 @@ static int col_strdup(char **out, sqlite3_stmt *s, int i)
 }
 
 /* Steps `s` to the end, collecting column 0 of every row. */
+/* Room for element n of a list that grows by doubling. `listp` is the
+ * address of the list pointer (any object pointer type: POSIX gives them
+ * all the representation of void *), n its elements of `size` bytes, *cap
+ * its room. 0, or UREG_ENOMEM with the list unchanged. */
+static int list_room(void *listp, size_t *cap, size_t n, size_t size)
+{
+	void *list, *more;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	memcpy(&list, listp, sizeof(list));
+	ncap = *cap ? *cap * 2 : 16;
+	if (!(more = realloc(list, ncap * size)))
+		return ureg_error_set(UREG_ENOMEM, "out of memory");
+	memcpy(listp, &more, sizeof(more));
+	*cap = ncap;
+	return 0;
+}
+
 static int collect_strings(char ***out, size_t *count, index_conn *c,
                            sqlite3_stmt *s, const char *what)
 {
@@ -678,18 +704,8 @@ static int collect_strings(char ***out, size_t *count, index_conn *c,
 	int rc, error = 0;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char **tmp = realloc(list, ncap * sizeof(*list));
-
-			if (!tmp) {
-				error = ureg_error_set(UREG_ENOMEM,
-				                       "out of memory");
-				goto done;
-			}
-			list = tmp;
-			cap = ncap;
-		}
+		if ((error = list_room(&list, &cap, n, sizeof(*list))) < 0)
+			goto done;
 		if ((error = col_strdup(&list[n], s, 0)) < 0)
 			goto done;
 		if (list[n])
@@ -1658,19 +1674,8 @@ int ureg_index_referrers(ureg_index_manifest **out, size_t *count,
 		goto done;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			ureg_index_manifest *tmp =
-			        realloc(list, ncap * sizeof(*list));
-
-			if (!tmp) {
-				error = ureg_error_set(UREG_ENOMEM,
-				                       "out of memory");
-				goto done;
-			}
-			list = tmp;
-			cap = ncap;
-		}
+		if ((error = list_room(&list, &cap, n, sizeof(*list))) < 0)
+			goto done;
 		memset(&list[n], 0, sizeof(list[n]));
 		n++;
 		if ((error = col_digest(&list[n - 1].digest, s, 0)) < 0 ||
@@ -1823,26 +1828,102 @@ int ureg_index_upload_list(char ***out, size_t *count, ureg_index *ix)
 /* --- tokens --------------------------------------------------------------- */
 
 int ureg_index_token_add(ureg_index *ix, const ureg_digest *hash,
-                         const char *scope, int64_t now)
+                         const char *const *scopes, size_t nscopes, int64_t now)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	char name[UREG_DIGEST_STRLEN + 1];
+	size_t i;
+	int error;
+
+	if (nscopes == 0)
+		return ureg_error_set(UREG_EINVALID, "a token needs a scope");
+	for (i = 0; i < nscopes; i++)
+		if ((error = check_text(scopes[i], "token scope")) < 0)
+			return error;
+	if ((error = index_conn_get(&c, ix)) < 0 || (error = tx_begin(c)) < 0)
+		return error;
+	ureg_digest_format(name, hash);
+	for (i = 0; i < nscopes && error == 0; i++) {
+		if ((error = stmt_get(&s, c, S_TOK_ADD)) < 0)
+			break;
+		if (bind_text(s, 1, name) != SQLITE_OK ||
+		    bind_text(s, 2, scopes[i]) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 3, now) != SQLITE_OK ||
+		    sqlite3_step(s) != SQLITE_DONE)
+			error = db_fail(c->db,
+			                "cannot record a token with scope "
+			                "\"%s\"",
+			                scopes[i]);
+		stmt_done(s);
+	}
+	return tx_end(c, error);
+}
+
+void ureg_index_tokens_free(ureg_index_token *list, size_t count)
+{
+	size_t i;
+
+	if (!list)
+		return;
+	for (i = 0; i < count; i++)
+		free(list[i].scopes);
+	free(list);
+}
+
+int ureg_index_token_list(ureg_index_token **out, size_t *count, ureg_index *ix)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	ureg_index_token *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc, error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_TOK_LIST)) < 0)
+		return error;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((error = list_room(&list, &cap, n, sizeof(*list))) < 0)
+			goto done;
+		memset(&list[n], 0, sizeof(list[n]));
+		list[n].created = sqlite3_column_int64(s, 1);
+		if ((error = col_digest(&list[n].hash, s, 0)) < 0 ||
+		    (error = col_strdup(&list[n].scopes, s, 2)) < 0)
+			goto done;
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		error = db_fail(c->db, "cannot list tokens");
+done:
+	stmt_done(s);
+	if (error < 0) {
+		/* a row that failed holds nothing to free */
+		ureg_index_tokens_free(list, n);
+		return error;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+int ureg_index_token_delete(ureg_index *ix, const ureg_digest *hash)
 {
 	index_conn *c = NULL;
 	sqlite3_stmt *s = NULL;
 	char name[UREG_DIGEST_STRLEN + 1];
 	int error;
 
-	if ((error = check_text(scope, "token scope")) < 0 ||
-	    (error = index_conn_get(&c, ix)) < 0 ||
-	    (error = stmt_get(&s, c, S_TOK_ADD)) < 0)
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_TOK_DELETE)) < 0)
 		return error;
 	ureg_digest_format(name, hash);
 	if (bind_text(s, 1, name) != SQLITE_OK ||
-	    bind_text(s, 2, scope) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 3, now) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_DONE)
-		error = db_fail(c->db,
-		                "cannot record a token with scope "
-		                "\"%s\"",
-		                scope);
+		error = db_fail(c->db, "cannot delete a token");
+	else if (sqlite3_changes(c->db) == 0)
+		error = ureg_error_set(UREG_ENOTFOUND, "token not found");
 	stmt_done(s);
 	return error;
 }
@@ -2237,26 +2318,15 @@ int ureg_index_package_list(ureg_index_package **out, size_t *count,
 		goto done;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			ureg_index_package *tmp;
-
-			if (ncap > INDEX_REFS_MAX) {
-				error = ureg_error_set(
-				        UREG_ETOOBIG,
-				        "\"%s\" has more than %d "
-				        "versions",
-				        repo, INDEX_REFS_MAX);
-				goto done;
-			}
-			if (!(tmp = realloc(list, ncap * sizeof(*list)))) {
-				error = ureg_error_set(UREG_ENOMEM,
-				                       "out of memory");
-				goto done;
-			}
-			list = tmp;
-			cap = ncap;
+		if (n == INDEX_REFS_MAX) {
+			error = ureg_error_set(
+			        UREG_ETOOBIG,
+			        "\"%s\" has more than %d versions", repo,
+			        INDEX_REFS_MAX);
+			goto done;
 		}
+		if ((error = list_room(&list, &cap, n, sizeof(*list))) < 0)
+			goto done;
 		if ((error = package_from_row(&list[n], s)) < 0)
 			goto done;
 		n++;
@@ -2402,26 +2472,14 @@ int ureg_index_key_list(ureg_index_key **out, size_t *count, ureg_index *ix,
 		goto done;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			ureg_index_key *tmp;
-
-			if (ncap > INDEX_REFS_MAX) {
-				error = ureg_error_set(
-				        UREG_ETOOBIG,
-				        "\"%s\" has more than %d "
-				        "keys",
-				        ns, INDEX_REFS_MAX);
-				goto done;
-			}
-			if (!(tmp = realloc(list, ncap * sizeof(*list)))) {
-				error = ureg_error_set(UREG_ENOMEM,
-				                       "out of memory");
-				goto done;
-			}
-			list = tmp;
-			cap = ncap;
+		if (n == INDEX_REFS_MAX) {
+			error = ureg_error_set(UREG_ETOOBIG,
+			                       "\"%s\" has more than %d keys",
+			                       ns, INDEX_REFS_MAX);
+			goto done;
 		}
+		if ((error = list_room(&list, &cap, n, sizeof(*list))) < 0)
+			goto done;
 		if ((error = key_from_row(&list[n], s)) < 0)
 			goto done;
 		n++;
@@ -3159,18 +3217,8 @@ int ureg_index_channel_history(ureg_index_channel_move **out, size_t *count,
 		goto done;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			ureg_index_channel_move *tmp;
-
-			if (!(tmp = realloc(list, ncap * sizeof(*list)))) {
-				error = ureg_error_set(UREG_ENOMEM,
-				                       "out of memory");
-				goto done;
-			}
-			list = tmp;
-			cap = ncap;
-		}
+		if ((error = list_room(&list, &cap, n, sizeof(*list))) < 0)
+			goto done;
 		if ((error = move_from_row(&list[n], s)) < 0)
 			goto done;
 		n++;

@@ -144,11 +144,29 @@ int ureg_index_upload_list(char ***out, size_t *count,
 
 /* --- tokens (stored as sha256 of the secret) ---------------------------- */
 
+/* Grants every one of `scopes` to the token with this hash, in one
+ * transaction: all of them or none. */
 int ureg_index_token_add(ureg_index *index, const ureg_digest *hash,
-                         const char *scope, int64_t now) UREG_WARN_UNUSED;
+                         const char *const *scopes, size_t nscopes,
+                         int64_t now) UREG_WARN_UNUSED;
 /* The scopes granted to the token with this hash; UREG_ENOTFOUND if the
  * token is unknown. */
 int ureg_index_token_scopes(char ***out, size_t *count, ureg_index *index,
+                            const ureg_digest *hash) UREG_WARN_UNUSED;
+
+typedef struct {
+	ureg_digest hash;
+	int64_t created; /* seconds since the epoch */
+	char *scopes;    /* sorted, comma-separated */
+} ureg_index_token;
+
+/* Every token, oldest first. Free with ureg_index_tokens_free. */
+int ureg_index_token_list(ureg_index_token **out, size_t *count,
+                          ureg_index *index) UREG_WARN_UNUSED;
+void ureg_index_tokens_free(ureg_index_token *list, size_t count);
+/* Removes the token with this hash (all its scopes); UREG_ENOTFOUND if
+ * there is none. */
+int ureg_index_token_delete(ureg_index *index,
                             const ureg_digest *hash) UREG_WARN_UNUSED;
 
 /* --- source packages (schema version 2) --------------------------------- */

@@ -63,11 +63,85 @@ int ureg_token_create(char out[UREG_TOKEN_LEN + 1], ureg_index *index,
 	}
 	out[UREG_TOKEN_LEN] = '\0';
 	ureg_digest_buffer(&hash, out, UREG_TOKEN_LEN);
-	for (i = 0; i < nscopes; i++)
-		if ((error = ureg_index_token_add(index, &hash, scopes[i],
-		                                  (int64_t)time(NULL))) < 0)
-			return error;
+	return ureg_index_token_add(index, &hash, scopes, nscopes,
+	                            (int64_t)time(NULL));
+}
+
+void ureg_token_id_of_hash(char out[UREG_TOKEN_ID_LEN + 1],
+                           const ureg_digest *hash)
+{
+	char text[UREG_DIGEST_STRLEN + 1];
+
+	ureg_digest_format(text, hash);
+	memcpy(out, text + strlen("sha256:"), UREG_TOKEN_ID_LEN);
+	out[UREG_TOKEN_ID_LEN] = '\0';
+}
+
+/* The hash of the one token whose hex digest starts with `prefix`. */
+static int token_by_prefix(ureg_digest *out, ureg_index *index,
+                           const char *prefix)
+{
+	ureg_index_token *list = NULL;
+	size_t n = 0, i, found = 0, len = strlen(prefix);
+	char text[UREG_DIGEST_STRLEN + 1];
+	int error;
+
+	if ((error = ureg_index_token_list(&list, &n, index)) < 0)
+		return error;
+	for (i = 0; i < n; i++) {
+		ureg_digest_format(text, &list[i].hash);
+		if (strncmp(text + strlen("sha256:"), prefix, len) == 0) {
+			*out = list[i].hash;
+			found++;
+		}
+	}
+	ureg_index_tokens_free(list, n);
+	if (found == 0)
+		return ureg_error_set(UREG_ENOTFOUND, "no token with id \"%s\"",
+		                      prefix);
+	if (found > 1)
+		return ureg_error_set(
+		        UREG_EINVALID,
+		        "token id \"%s\" matches %zu tokens; give "
+		        "more of its digits",
+		        prefix, found);
 	return 0;
+}
+
+int ureg_token_revoke(char id[UREG_TOKEN_ID_LEN + 1], ureg_index *index,
+                      const char *token_or_id)
+{
+	size_t len = strlen(token_or_id);
+	ureg_digest hash;
+	char shown[UREG_TOKEN_ID_LEN + 1];
+	int error;
+
+	if (len == UREG_TOKEN_LEN && memcmp(token_or_id, "ureg_", 5) == 0) {
+		ureg_digest_buffer(&hash, token_or_id, len);
+		ureg_token_id_of_hash(shown, &hash);
+		error = ureg_index_token_delete(index, &hash);
+		if (error == UREG_ENOTFOUND)
+			/* the secret itself is not repeated */
+			return ureg_error_set(UREG_ENOTFOUND,
+			                      "no token with id \"%s\" (the "
+			                      "token given)",
+			                      shown);
+	} else {
+		if (len < 8 || len > 64 ||
+		    strspn(token_or_id, "0123456789abcdef") != len)
+			return ureg_error_set(
+			        UREG_EINVALID,
+			        "\"%.80s\" is neither a token (ureg_ and 64 "
+			        "hex "
+			        "digits) nor a token id (8 to 64 hex digits)",
+			        token_or_id);
+		if ((error = token_by_prefix(&hash, index, token_or_id)) < 0)
+			return error;
+		error = ureg_index_token_delete(index, &hash);
+	}
+	if (error == 0)
+		ureg_token_id_of_hash(id, &hash);
+	return error;
 }
 
 int ureg_token_scopes(char ***out, size_t *count, ureg_index *index,

@@ -675,15 +675,18 @@ static void test_uploads(void **state)
 static void test_tokens(void **state)
 {
 	fixture *f = *state;
-	ureg_digest t = dg("token-secret"), unknown = dg("nobody");
+	ureg_digest t = dg("token-secret"), u = dg("other-secret"),
+	            unknown = dg("nobody");
+	const char *const two[] = {"push:lib", "pull:other"};
+	const char *const again[] = {"push:lib"};
+	const char *const bad[] = {"pull:x", ""};
+	ureg_index_token *tokens = NULL;
 	char **list = NULL;
 	size_t n = 0;
 
-	assert_int_equal(ureg_index_token_add(f->index, &t, "push:lib", 1), 0);
-	assert_int_equal(ureg_index_token_add(f->index, &t, "pull:other", 1),
-	                 0);
+	assert_int_equal(ureg_index_token_add(f->index, &t, two, 2, 1), 0);
 	/* adding a scope twice is harmless */
-	assert_int_equal(ureg_index_token_add(f->index, &t, "push:lib", 2), 0);
+	assert_int_equal(ureg_index_token_add(f->index, &t, again, 1, 2), 0);
 	assert_int_equal(ureg_index_token_scopes(&list, &n, f->index, &t), 0);
 	{
 		const char *const want[] = {"pull:other", "push:lib"};
@@ -696,8 +699,36 @@ static void test_tokens(void **state)
 	                 UREG_ENOTFOUND);
 	assert_null(list);
 	assert_int_equal(n, 0);
-	assert_int_equal(ureg_index_token_add(f->index, &t, "", 1),
+	/* all scopes or none: a bad one leaves no row for the good one */
+	assert_int_equal(ureg_index_token_add(f->index, &u, bad, 2, 3),
 	                 UREG_EINVALID);
+	assert_int_equal(ureg_index_token_add(f->index, &u, bad, 0, 3),
+	                 UREG_EINVALID);
+	assert_int_equal(ureg_index_token_scopes(&list, &n, f->index, &u),
+	                 UREG_ENOTFOUND);
+
+	/* listed oldest first, one entry per token, scopes sorted */
+	assert_int_equal(ureg_index_token_add(f->index, &u, again, 1, 5), 0);
+	assert_int_equal(ureg_index_token_list(&tokens, &n, f->index), 0);
+	assert_int_equal(n, 2);
+	assert_true(ureg_digest_equal(&tokens[0].hash, &t));
+	assert_int_equal(tokens[0].created, 1);
+	assert_string_equal(tokens[0].scopes, "pull:other,push:lib");
+	assert_true(ureg_digest_equal(&tokens[1].hash, &u));
+	assert_int_equal(tokens[1].created, 5);
+	assert_string_equal(tokens[1].scopes, "push:lib");
+	ureg_index_tokens_free(tokens, n);
+
+	/* delete removes every scope of that token only */
+	assert_int_equal(ureg_index_token_delete(f->index, &t), 0);
+	assert_int_equal(ureg_index_token_scopes(&list, &n, f->index, &t),
+	                 UREG_ENOTFOUND);
+	assert_int_equal(ureg_index_token_scopes(&list, &n, f->index, &u), 0);
+	ureg_index_strings_free(list, n);
+	assert_int_equal(ureg_index_token_delete(f->index, &t), UREG_ENOTFOUND);
+	assert_int_equal(ureg_index_token_list(&tokens, &n, f->index), 0);
+	assert_int_equal(n, 1);
+	ureg_index_tokens_free(tokens, n);
 }
 
 /* --- walks ---------------------------------------------------------------- */

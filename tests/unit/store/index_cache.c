@@ -109,7 +109,8 @@ static void test_hits_until_a_commit(void **state)
 	assert_digest(by_tag(f->other, "v1"), "two");
 	assert_digest(by_tag(f->index, "v1"), "one"); /* cached */
 	/* an unrelated table: still a commit through the index */
-	assert_int_equal(ureg_index_token_add(f->index, &token, "pull:*", 1),
+	assert_int_equal(ureg_index_token_add(f->index, &token,
+	                                      (const char *[]){"pull:*"}, 1, 1),
 	                 0);
 	assert_digest(by_tag(f->index, "v1"), "two");
 }

@@ -354,7 +354,10 @@ static void test_migrate_from_v1(void **state)
 	if (access(argv[0], X_OK) != 0)
 		skip();
 	digest_of(&h, "token");
-	assert_int_equal(ureg_index_token_add(f->index, &h, "push:acme", 1), 0);
+	assert_int_equal(ureg_index_token_add(f->index, &h,
+	                                      (const char *[]){"push:acme"}, 1,
+	                                      1),
+	                 0);
 	ureg_index_free(f->index);
 	f->index = NULL;
 	assert_int_equal(test_run(&out, argv), 0);

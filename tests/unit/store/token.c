@@ -253,6 +253,97 @@ static void test_create_refuses_bad_scopes(void **state)
 	                 UREG_EINVALID);
 }
 
+/* Revoking by the token, by its id and by a longer prefix; what is
+ * unknown, ambiguous or neither is refused with the value named, and
+ * nothing else is removed. */
+static void test_revoke(void **state)
+{
+	fixture *f = *state;
+	const char *scopes[] = {"push:acme"};
+	char tokens[40][UREG_TOKEN_LEN + 1], id[UREG_TOKEN_ID_LEN + 1];
+	char want[UREG_TOKEN_ID_LEN + 1], prefix[9];
+	ureg_index_token *list = NULL;
+	ureg_digest hash;
+	char **scopes_left = NULL;
+	size_t n = 0, i;
+
+	for (i = 0; i < 40; i++)
+		assert_int_equal(
+		        ureg_token_create(tokens[i], f->index, scopes, 1), 0);
+
+	/* by the token itself */
+	ureg_digest_buffer(&hash, tokens[0], UREG_TOKEN_LEN);
+	ureg_token_id_of_hash(want, &hash);
+	assert_int_equal(strlen(want), UREG_TOKEN_ID_LEN);
+	assert_int_equal(ureg_token_revoke(id, f->index, tokens[0]), 0);
+	assert_string_equal(id, want);
+	assert_int_equal(
+	        ureg_token_scopes(&scopes_left, &n, f->index, tokens[0]),
+	        UREG_EDENIED);
+	assert_int_equal(ureg_token_revoke(id, f->index, tokens[0]),
+	                 UREG_ENOTFOUND);
+	assert_non_null(strstr(ureg_error_last(), want));
+	assert_null(strstr(ureg_error_last(), tokens[0])); /* not echoed */
+
+	/* by its id */
+	ureg_digest_buffer(&hash, tokens[1], UREG_TOKEN_LEN);
+	ureg_token_id_of_hash(want, &hash);
+	assert_int_equal(ureg_token_revoke(id, f->index, want), 0);
+	assert_string_equal(id, want);
+	assert_int_equal(
+	        ureg_token_scopes(&scopes_left, &n, f->index, tokens[1]),
+	        UREG_EDENIED);
+	assert_int_equal(ureg_token_revoke(id, f->index, want), UREG_ENOTFOUND);
+	assert_non_null(strstr(ureg_error_last(), want));
+
+	/* not hex, too short, too long: refused before any lookup */
+	assert_int_equal(ureg_token_revoke(id, f->index, "XYZ12345"),
+	                 UREG_EINVALID);
+	assert_non_null(strstr(ureg_error_last(), "XYZ12345"));
+	assert_int_equal(ureg_token_revoke(id, f->index, "abc"), UREG_EINVALID);
+	assert_int_equal(ureg_token_revoke(id, f->index, ""), UREG_EINVALID);
+
+	/* an 8-digit prefix of one of the 38 left */
+	assert_int_equal(ureg_index_token_list(&list, &n, f->index), 0);
+	assert_int_equal(n, 38);
+	ureg_token_id_of_hash(want, &list[5].hash);
+	ureg_index_tokens_free(list, n);
+	memcpy(prefix, want, 8);
+	prefix[8] = '\0';
+	assert_int_equal(ureg_token_revoke(id, f->index, prefix), 0);
+	assert_string_equal(id, want);
+
+	/* two hashes that share their first 12 digits: the id is ambiguous,
+	 * a longer prefix is not */
+	{
+		const char *h1 = "sha256:0123456789ab" /* + 52 digits */
+		                 "1111111111111111111111111111111111111111111"
+		                 "111111111";
+		const char *h2 = "sha256:0123456789ab"
+		                 "2222222222222222222222222222222222222222222"
+		                 "222222222";
+		ureg_digest d1, d2;
+
+		assert_int_equal(ureg_digest_parse(&d1, h1), 0);
+		assert_int_equal(ureg_digest_parse(&d2, h2), 0);
+		assert_int_equal(
+		        ureg_index_token_add(f->index, &d1, scopes, 1, 1), 0);
+		assert_int_equal(
+		        ureg_index_token_add(f->index, &d2, scopes, 1, 1), 0);
+		assert_int_equal(
+		        ureg_token_revoke(id, f->index, "0123456789ab"),
+		        UREG_EINVALID);
+		assert_non_null(strstr(ureg_error_last(), "0123456789ab"));
+		assert_non_null(strstr(ureg_error_last(), "2 tokens"));
+		assert_int_equal(
+		        ureg_token_revoke(id, f->index, "0123456789ab2"), 0);
+		assert_string_equal(id, "0123456789ab");
+	}
+	assert_int_equal(ureg_index_token_list(&list, &n, f->index), 0);
+	assert_int_equal(n, 38); /* 37 random ones and h1 */
+	ureg_index_tokens_free(list, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +354,7 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_lookup_unknown_and_malformed, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_create_refuses_bad_scopes,
 	                                        setup, teardown),
 	};
