@@ -158,8 +158,9 @@ static const char serve_usage[] =
         "  --quiet             no access log\n"
         "\n"
         "The access log goes to stdout, one line per request (method, path,\n"
-        "status, bytes in, bytes out, duration). Lines are written in "
-        "batches:\n"
+        "status, bytes in, bytes out, duration, then \"token ID\" when a "
+        "valid\n"
+        "token came with it). Lines are written in batches:\n"
         "under load up to a second late, at once when a connection closes,\n"
         "after 100 ms idle and at stop; a terminal gets every line at once.\n";
 

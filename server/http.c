@@ -87,6 +87,7 @@ struct ureg_http_request {
 	uint64_t bytes_out;
 	uint64_t discarded;
 	struct timespec start;
+	char who[32]; /* "" or who made it, for the access log */
 };
 
 struct ureg_http {
@@ -143,6 +144,11 @@ int64_t ureg_http_content_length(const ureg_http_request *req)
 int ureg_http_has_body(const ureg_http_request *req)
 {
 	return req->body_expected;
+}
+
+void ureg_http_set_who(ureg_http_request *req, const char *who)
+{
+	snprintf(req->who, sizeof(req->who), "%s", who ? who : "");
 }
 
 void **ureg_http_state(ureg_http_request *req)
@@ -424,16 +430,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return queue(req);
 }
 
-/* One access log line: METHOD URL STATUS IN OUT TIMEms[ aborted]. */
+/* One access log line: METHOD URL STATUS IN OUT TIMEms[ WHO][ aborted],
+ * WHO as set by the handler ("token ID"). */
 static void log_request(ureg_access_log *log, const ureg_http_request *req,
                         int status, double ms, int completed)
 {
 	char line[UREG_ACCESS_LOG_LINE_MAX + 8];
-	int n = snprintf(line, sizeof(line), "%s %s %d %llu %llu %.3fms%s\n",
-	                 req->method, req->url, status,
-	                 (unsigned long long)req->bytes_in,
+	int n = snprintf(line, sizeof(line),
+	                 "%s %s %d %llu %llu %.3fms%s%s%s\n", req->method,
+	                 req->url, status, (unsigned long long)req->bytes_in,
 	                 (unsigned long long)(completed ? req->bytes_out : 0),
-	                 ms, completed ? "" : " aborted");
+	                 ms, *req->who ? " " : "", req->who,
+	                 completed ? "" : " aborted");
 
 	if (n > 0) /* a cut line is longer than LINE_MAX: the log marks it */
 		ureg_access_log_line(log, line,

@@ -71,6 +71,9 @@ int64_t ureg_http_content_length(const ureg_http_request *req);
 int ureg_http_has_body(const ureg_http_request *req);
 /* A slot for the handler's per-request state. */
 void **ureg_http_state(ureg_http_request *req);
+/* Who made the request, for its access log line (e.g. "token ID"); at
+ * most 31 bytes are kept. Unset: anonymous, nothing logged. */
+void ureg_http_set_who(ureg_http_request *req, const char *who);
 
 /* --- response ------------------------------------------------------------- */
 /* Sets the status; 1 if a response has been set. */

@@ -195,7 +195,7 @@ static void token_identity(char *who, size_t len, const char *token)
 static int read_token_as(char ***scopes, size_t *nscopes, char *who,
                          size_t wholen, ureg_oci *oci, ureg_http_request *req)
 {
-	char token[256];
+	char token[256], id[64];
 	int error = ureg_auth_token_from_header(
 	        token, sizeof(token), ureg_http_header(req, "Authorization"));
 
@@ -213,8 +213,10 @@ static int read_token_as(char ***scopes, size_t *nscopes, char *who,
 			store_error(req, error, "UNAUTHORIZED");
 		return -1;
 	}
+	token_identity(id, sizeof(id), token);
+	ureg_http_set_who(req, id);
 	if (who && wholen)
-		token_identity(who, wholen, token);
+		snprintf(who, wholen, "%s", id);
 	return 1;
 }
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # `ureg token create | list | revoke` against a running server: a revoked
 # token, named by its id or by itself, is refused from the next request on
-# while other tokens keep working; unknown or malformed ids are one-line
+# while other tokens keep working; the access log names tokens by id;
+# unknown or malformed ids are one-line
 # errors that change nothing; list and revoke never create a registry.
 . "$(dirname "$0")/../support/harness.sh"
 
@@ -29,10 +30,18 @@ start_upload() { # TOKEN -> HTTP status of POST /v2/acme/app/blobs/uploads/
 }
 [ "$(start_upload "$A")" = 202 ] || fail "token A refused before revoke"
 [ "$(start_upload "$B")" = 202 ] || fail "token B refused before revoke"
+# the access log names the token by its id (lines go out as connections close)
+for _ in $(seq 50); do grep -q " token $B_ID\$" "$WORK/server.log" && break; sleep 0.05; done
+grep -Eq "^POST /v2/acme/app/blobs/uploads/ 202 [0-9]+ [0-9]+ [0-9.]+ms token $A_ID\$" "$WORK/server.log" ||
+	fail "access log without token A's id: $(grep uploads "$WORK/server.log")"
+grep -q "ureg_" "$WORK/server.log" && fail "the access log shows a secret"
 
 # by id, while the server runs
 [ "$("$UREG" token revoke --root "$ROOT" "$A_ID")" = "revoked token $A_ID" ] || fail "revoke A"
 [ "$(start_upload "$A")" = 401 ] || fail "revoked token A still accepted"
+for _ in $(seq 50); do grep -q "^POST /v2/acme/app/blobs/uploads/ 401 " "$WORK/server.log" && break; sleep 0.05; done
+grep -Eq "^POST /v2/acme/app/blobs/uploads/ 401 [0-9]+ [0-9]+ [0-9.]+ms\$" "$WORK/server.log" ||
+	fail "a refused token is named in the access log: $(grep ' 401 ' "$WORK/server.log")"
 [ "$(start_upload "$B")" = 202 ] || fail "token B refused after A was revoked"
 # Basic auth with the token as password (what skopeo sends) is refused too
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -u "x:$A" "$URL/v2/acme/app/blobs/uploads/")" = 401 ] ||
