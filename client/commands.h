@@ -18,5 +18,6 @@ int ureg_cmd_pull(int argc, char **argv);
 int ureg_cmd_promote(int argc, char **argv);
 int ureg_cmd_rollback(int argc, char **argv);
 int ureg_cmd_history(int argc, char **argv);
+int ureg_cmd_info(int argc, char **argv);
 
 #endif

@@ -161,18 +161,6 @@ done:
 	return doc;
 }
 
-static int json_true(ureg_json *v)
-{
-	char *t = NULL;
-	int yes;
-
-	if (!v || ureg_json_typeof(v) != UREG_JSON_BOOL)
-		return 0;
-	yes = ureg_json_dump(&t, NULL, v, 0) == 0 && strcmp(t, "true") == 0;
-	free(t);
-	return yes;
-}
-
 /* --- feeding the resolver
  * ----------------------------------------------------- */
 
@@ -265,8 +253,8 @@ static int load(ureg_resolver *r, const char *name, void *payload)
 		if (!error)
 			error = ureg_resolver_add_version(
 			        r, name, version,
-			        json_true(ureg_json_get(v, "yanked")), tlist,
-			        nt, deps.deps, deps.n);
+			        ureg_json_is_true(ureg_json_get(v, "yanked")),
+			        tlist, nt, deps.deps, deps.n);
 		free(deps.deps);
 		if (error < 0)
 			return error;

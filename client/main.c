@@ -43,6 +43,8 @@ static const char usage_text[] =
         "  promote move a channel (production, ...) to a release\n"
         "  rollback  move a channel back one step\n"
         "  history show who moved a channel, when, from and to\n"
+        "  info    list a package's versions, or an image's versions and "
+        "channels\n"
         "  version print the version\n"
         "\n"
         "run 'ureg <command> --help' for a command's options.\n";
@@ -503,6 +505,8 @@ int main(int argc, char **argv)
 		return ureg_cmd_rollback(argc - 1, argv + 1);
 	if (strcmp(cmd, "history") == 0)
 		return ureg_cmd_history(argc - 1, argv + 1);
+	if (strcmp(cmd, "info") == 0)
+		return ureg_cmd_info(argc - 1, argv + 1);
 	fprintf(stderr, "ureg: unknown command \"%s\"\n%s", cmd, usage_text);
 	return EXIT_USAGE;
 }

@@ -143,6 +143,11 @@ void ureg_json_free(ureg_json *value)
 	json_decref(J(value));
 }
 
+int ureg_json_is_true(const ureg_json *value)
+{
+	return value && json_is_true(CJ(value));
+}
+
 ureg_json_type ureg_json_typeof(const ureg_json *value)
 {
 	if (!value)

@@ -33,6 +33,9 @@ void ureg_json_free(ureg_json *value);
 
 ureg_json_type ureg_json_typeof(const ureg_json *value);
 
+/* 1 if `value` is the JSON literal true, else 0 (also for NULL). */
+int ureg_json_is_true(const ureg_json *value);
+
 /* Borrowed member of an object; NULL if absent or not an object. */
 ureg_json *ureg_json_get(const ureg_json *object, const char *key);
 

@@ -63,6 +63,11 @@ grep -q application/vnd.ureg.image.v1 "$WORK/raw.json" || fail "skopeo got somet
 if "$UREG" rollback acme/hello staging >/dev/null 2>&1; then fail "rollback of an unknown channel"; fi
 "$UREG" promote acme/hello@1.0.0 staging >/dev/null || fail "promote staging"
 if "$UREG" rollback acme/hello staging >"$WORK/rb.out" 2>&1; then fail "rollback without history"; fi
+# ureg info: both versions, each channel with where it points
+"$UREG" info acme/hello >"$WORK/info.out" || fail "info: $(cat "$WORK/info.out")"
+grep -qx "  1.0.0" "$WORK/info.out" && grep -qx "  1.1.0" "$WORK/info.out" || fail "info versions: $(cat "$WORK/info.out")"
+grep -Eq "^  production +-> 1\.0\.0 +${D1:0:19}  moved .* by token [0-9a-f]{12}$" "$WORK/info.out" || fail "info production: $(cat "$WORK/info.out")"
+grep -Eq "^  staging +-> 1\.0\.0 " "$WORK/info.out" || fail "info staging: $(cat "$WORK/info.out")"
 if "$UREG" promote acme/hello@9.9.9 staging >/dev/null 2>&1; then fail "promote of a missing version"; fi
 if "$UREG" history acme/hello nosuchchannel >/dev/null 2>&1; then fail "history of an unknown channel"; fi
 if "$UREG" push-image "$K1" --name acme/hello --version 3.0.0 --target hvt >"$WORK/mismatch.out" 2>&1; then fail "hvt accepted for a non-Solo5 kernel"; fi
