@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "server/server.h"
 #include "store/fsck.h"
+#include "store/gc.h"
 #include "store/index.h"
 #include "store/token.h"
 
@@ -28,6 +29,7 @@ static const char usage_text[] =
         "commands:\n"
         "  serve   run the registry (OCI Distribution v1.1 at /v2/)\n"
         "  fsck    check a registry root: re-hash blobs, check the index\n"
+        "  gc      remove blobs nothing names any more (server stopped)\n"
         "  token   create, list or revoke access tokens\n"
         "  keygen  make a minisign-compatible signing key pair\n"
         "  init    write a starter ureg.json\n"
@@ -309,6 +311,70 @@ static int cmd_fsck(int argc, char **argv)
 	return report.blobs_bad || report.rows_bad ? 1 : 0;
 }
 
+/* --- gc ----------------------------------------------------------------------
+ */
+
+static const char gc_usage[] =
+        "usage: ureg gc [--root DIR] [--dry-run]\n"
+        "  removes the blobs no repository, manifest, package, image or "
+        "channel\n"
+        "  names any more (what DELETEs leave behind); run it with the "
+        "server\n"
+        "  stopped. --dry-run lists them and removes nothing.\n";
+
+static void print_removed(const ureg_digest *digest, uint64_t size,
+                          void *payload)
+{
+	char text[UREG_DIGEST_STRLEN + 1];
+
+	ureg_digest_format(text, digest);
+	printf("%s %s %" PRIu64 " bytes\n",
+	       *(const int *)payload ? "would remove" : "removed", text, size);
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"root", required_argument, NULL, 'r'},
+	        {"dry-run", no_argument, NULL, 'n'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	ureg_gc_report report;
+	char rootbuf[4096];
+	const char *root = default_root(rootbuf, sizeof(rootbuf));
+	int c, error, dry_run = 0;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			root = optarg;
+			break;
+		case 'n':
+			dry_run = 1;
+			break;
+		case 'h':
+			fputs(gc_usage, stdout);
+			return 0;
+		default:
+			fputs(gc_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fputs(gc_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if ((error = ureg_gc_run(&report, root, dry_run, print_removed,
+	                         &dry_run)) < 0)
+		return fail("gc", error);
+	printf("%zu blobs, %zu kept, %zu %s (%.1f MiB)\n", report.blobs_seen,
+	       report.blobs_kept, report.blobs_removed,
+	       dry_run ? "to remove" : "removed",
+	       (double)report.bytes_removed / 1048576.0);
+	return 0;
+}
+
 /* --- token -------------------------------------------------------------------
  */
 
@@ -475,6 +541,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "fsck") == 0)
 		return cmd_fsck(argc - 1, argv + 1);
+	if (strcmp(cmd, "gc") == 0)
+		return cmd_gc(argc - 1, argv + 1);
 	if (strcmp(cmd, "token") == 0)
 		return cmd_token(argc - 1, argv + 1);
 	if (strcmp(cmd, "keygen") == 0)

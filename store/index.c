@@ -203,6 +203,7 @@ enum {
 	S_TOK_SCOPES,
 	S_TOK_LIST,
 	S_TOK_DELETE,
+	S_REFERENCED,
 	S_WALK_LINKS,
 	S_WALK_MANIFESTS,
 	S_WALK_REFS,
@@ -309,6 +310,18 @@ static const char *const index_sql[S_COUNT] = {
                        "FROM (SELECT * FROM tokens ORDER BY hash, scope) "
                        "GROUP BY hash ORDER BY min(created), hash",
         [S_TOK_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
+        [S_REFERENCED] = "SELECT digest FROM blob_links "
+                         "UNION SELECT digest FROM manifests "
+                         "UNION SELECT ref_digest FROM manifest_refs "
+                         "UNION SELECT manifest FROM packages "
+                         "UNION SELECT config FROM packages "
+                         "UNION SELECT layer FROM packages "
+                         "UNION SELECT digest FROM images "
+                         "UNION SELECT manifest FROM image_targets "
+                         "UNION SELECT to_digest FROM channel_moves "
+                         "UNION SELECT from_digest FROM channel_moves "
+                         "WHERE from_digest IS NOT NULL "
+                         "ORDER BY 1",
         [S_WALK_LINKS] = "SELECT l.rowid, r.name, l.digest, l.size "
                          "FROM blob_links l JOIN repositories r "
                          "ON r.id = l.repo_id WHERE l.rowid > ?1 "
@@ -1821,6 +1834,22 @@ int ureg_index_upload_list(char ***out, size_t *count, ureg_index *ix)
 	    (error = stmt_get(&s, c, S_UP_LIST)) < 0)
 		return error;
 	error = collect_strings(out, count, c, s, "uploads");
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_referenced_digests(char ***out, size_t *count, ureg_index *ix)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_REFERENCED)) < 0)
+		return error;
+	error = collect_strings(out, count, c, s, "referenced digests");
 	stmt_done(s);
 	return error;
 }

@@ -142,6 +142,13 @@ int ureg_index_upload_list_stale(char ***out, size_t *count, ureg_index *index,
 int ureg_index_upload_list(char ***out, size_t *count,
                            ureg_index *index) UREG_WARN_UNUSED;
 
+/* Every digest text a row names as content (links, manifests, manifest
+ * references, packages' manifest/config/layer, image releases and target
+ * manifests, channel moves), each once, sorted bytewise: what garbage
+ * collection keeps. */
+int ureg_index_referenced_digests(char ***out, size_t *count,
+                                  ureg_index *index) UREG_WARN_UNUSED;
+
 /* --- tokens (stored as sha256 of the secret) ---------------------------- */
 
 /* Grants every one of `scopes` to the token with this hash, in one
