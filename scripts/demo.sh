@@ -73,6 +73,7 @@ step "ureg promote / rollback: channels with history"
 "$UREG" promote demo/hello@1.1.0 production
 "$UREG" rollback demo/hello production
 "$UREG" history demo/hello production
+"$UREG" info demo/hello
 
 step "ureg pull demo/hello@production -o hello.elf, then boot it"
 "$UREG" pull demo/hello@production -o "$WORK/hello.elf"
