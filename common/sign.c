@@ -209,17 +209,39 @@ static size_t sign_b64_len(size_t bin_len)
 	       1;
 }
 
+/* Offset of the first byte outside the base64 alphabet, or `len`. The
+ * decoder of libsodium 1.0.18 reads bytes 0x80-0xff as '/', so without this
+ * one key or signature would have many texts. */
+static size_t sign_b64_invalid(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!((p[i] >= 'A' && p[i] <= 'Z') ||
+		      (p[i] >= 'a' && p[i] <= 'z') ||
+		      (p[i] >= '0' && p[i] <= '9') || p[i] == '+' ||
+		      p[i] == '/' || p[i] == '='))
+			break;
+	return i;
+}
+
 /* Decodes a base64 line into exactly `want` bytes; `bin` holds `want`+3. */
 static int sign_decode_line(unsigned char *bin, size_t want,
                             const struct line *l, const char *what, int lineno)
 {
-	size_t got = 0;
+	size_t got = 0, bad;
 
 	if (l->len > sign_b64_len(want))
 		return ureg_error_set(UREG_EINVALID,
 		                      "%s line %d is %zu characters, expected "
 		                      "%zu of base64",
 		                      what, lineno, l->len, sign_b64_len(want));
+	if ((bad = sign_b64_invalid(l->p, l->len)) < l->len)
+		return ureg_error_set(
+		        UREG_EINVALID,
+		        "%s line %d is not valid base64: byte 0x%02x at "
+		        "column %zu",
+		        what, lineno, (unsigned char)l->p[bad], bad + 1);
 	if (sodium_base642bin(bin, want + 3, l->p, l->len, NULL, &got, NULL,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0)
 		return ureg_error_set(UREG_EINVALID,
@@ -319,6 +341,17 @@ void ureg_secret_key_id(char out[UREG_SIGN_KEYID_STRLEN + 1],
 	sign_key_id_hex(out, sk->key_id);
 }
 
+int ureg_sign_key_id_is_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return i >= 1 && i <= UREG_SIGN_KEYID_STRLEN && !(i > 1 && s[0] == '0');
+}
+
 int ureg_public_key_equal(const ureg_public_key *a, const ureg_public_key *b)
 {
 	return memcmp(a->key_id, b->key_id, KEYID_BYTES) == 0 &&
@@ -398,7 +431,8 @@ int ureg_public_key_parse(ureg_public_key **out, const char *text, size_t len)
 			return ureg_error_set(UREG_EINVALID,
 			                      "public key has no line 2 (the "
 			                      "base64 key)");
-	} else if (sodium_base642bin(raw, sizeof(raw), l.p, l.len, NULL, NULL,
+	} else if (sign_b64_invalid(l.p, l.len) < l.len ||
+	           sodium_base642bin(raw, sizeof(raw), l.p, l.len, NULL, NULL,
 	                             NULL,
 	                             sodium_base64_VARIANT_ORIGINAL) != 0) {
 		return ureg_error_set(UREG_EINVALID,

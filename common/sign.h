@@ -125,6 +125,11 @@ void ureg_public_key_id(char out[UREG_SIGN_KEYID_STRLEN + 1],
 void ureg_secret_key_id(char out[UREG_SIGN_KEYID_STRLEN + 1],
                         const ureg_secret_key *sk);
 
+/* 1 if `s` is a key id as those functions write it: 1 to
+ * UREG_SIGN_KEYID_STRLEN upper-case hex digits, no leading zero
+ * (minisign's %PRIX64); else 0. */
+int ureg_sign_key_id_is_valid(const char *s);
+
 /* 1 if both hold the same key id and public key, else 0. */
 int ureg_public_key_equal(const ureg_public_key *a, const ureg_public_key *b);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/json.h"
+#include "common/sign.h"
 #include "lockfiles/project.h"
 #include "lockfiles/semver.h"
 #include "store/name.h"
@@ -170,18 +171,6 @@ static void *grow(void *array, size_t *cap, size_t n, size_t size)
 	}
 	*cap = ncap;
 	return p;
-}
-
-/* 1 to 16 upper-case hex digits, no leading zero (minisign's %PRIX64). */
-static int keyid_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return i >= 1 && i <= 16 && !(i > 1 && s[0] == '0');
 }
 
 /* [a-z0-9][a-z0-9_-]{0,63} */
@@ -345,7 +334,7 @@ static int pkg_copy(lock_pkg **out, const ureg_lock_package *pkg)
 		                     : fail(UREG_EINVALID, path, "is missing");
 		goto done;
 	}
-	if (!pkg->signer || !keyid_ok(pkg->signer)) {
+	if (!pkg->signer || !ureg_sign_key_id_is_valid(pkg->signer)) {
 		error = fail(
 		        UREG_EINVALID,
 		        path_key(path, "packages", pkg->name, "signer"),

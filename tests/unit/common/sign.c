@@ -754,6 +754,23 @@ static void test_corrupt_secret_key(void **state)
 #undef ADD
 }
 
+/* The key id syntax lockfiles and fetch accept is the one ureg writes. */
+static void test_key_id_is_valid(void **state)
+{
+	static const char *const good[] = {"1", "A", "123456789ABCDEF0",
+	                                   "FFFFFFFFFFFFFFFF"};
+	static const char *const bad[] = {"",  "0A", "abc", "123456789ABCDEF01",
+	                                  "G", "1 ", "-1"};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(ureg_sign_key_id_is_valid(good[i]), 1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(ureg_sign_key_id_is_valid(bad[i]), 0);
+	assert_int_equal(ureg_sign_key_id_is_valid("0"), 1);
+}
+
 static void test_corrupt_public_key(void **state)
 {
 	static const struct {
@@ -786,6 +803,19 @@ static void test_corrupt_public_key(void **state)
 	         "xQ6ztk0DpHKMeUqs\n",
 	         UREG_EINVALID,
 	         "unsupported signature algorithm \"EW\" in public key"},
+	        /* libsodium 1.0.18 alone decodes 0x80-0xff as '/', which
+	         * made these texts of the same key */
+	        {"untrusted comment: x\nRWQBI0VniavNDr5zdELYdhDP3nuek2aSIigIzE"
+	         "\xe0"
+	         "2xQ6ztk0DpHKMeUqs\n",
+	         UREG_EINVALID,
+	         "public key line 2 is not valid base64: byte 0xe0 at column "
+	         "39"},
+	        {"RWQBI0VniavNDr5zdELYdhDP3nuek2aSIigIzE\xff"
+	         "2xQ6ztk0DpHKMeUqs\n",
+	         UREG_EINVALID,
+	         "public key line 1 is neither an \"untrusted comment: \" line "
+	         "nor a base64 key"},
 	        /* accepted */
 	        {KAT_PUB, 0, ""},
 	        {KAT_PUB_B64, 0, ""},
@@ -972,6 +1002,19 @@ static void test_signature_text_refusals(void **state)
 	expect_error(ureg_sign_verify(pk, KAT_MSG, strlen(KAT_MSG), KAT_SIG, 0,
 	                              NULL),
 	             UREG_EINVALID, "signature is empty");
+	/* a byte 0x80-0xff in place of a '/' (libsodium 1.0.18 alone reads
+	 * it as '/', so the signature verified) */
+	text = strdup(KAT_LEGACY_SIG);
+	*strchr(strchr(text, '\n') + 1, '/') = '\xff';
+	expect_error(verify_text(pk, KAT_MSG, text, NULL), UREG_EINVALID,
+	             "signature line 2 is not valid base64: byte 0xff");
+	free(text);
+	text = strdup(KAT_LEGACY_SIG);
+	*strchr(strstr(text, "trusted comment: legacy kat\n") + 28, '/') =
+	        '\xff';
+	expect_error(verify_text(pk, KAT_MSG, text, NULL), UREG_EINVALID,
+	             "signature line 4 is not valid base64: byte 0xff");
+	free(text);
 	big = malloc(UREG_SIGN_TEXT_MAX + 2);
 	memset(big, '\n', UREG_SIGN_TEXT_MAX + 1);
 	expect_error(ureg_sign_verify(pk, KAT_MSG, strlen(KAT_MSG), big,
@@ -1232,6 +1275,7 @@ int main(void)
 	        cmocka_unit_test(test_truncated_signature),
 	        cmocka_unit_test(test_signature_text_refusals),
 	        cmocka_unit_test(test_comments),
+	        cmocka_unit_test(test_key_id_is_valid),
 	        cmocka_unit_test(test_minisign_verifies_ureg),
 	        cmocka_unit_test(test_ureg_reads_minisign),
 	        cmocka_unit_test(test_ureg_reads_minisign_encrypted),
