@@ -412,7 +412,7 @@ int ureg_cmd_history(int argc, char **argv)
 		return cli_fail("history", -1);
 	}
 	h = ureg_json_get(doc, "history");
-	printf("%-20s  %-26s  %-12s  %s\n", "when (UTC)", "who", "version",
+	printf("%-20s  %-26s  %-12s  %s\n", "when", "who", "version",
 	       "from -> to");
 	for (i = 0; i < ureg_json_size(h); i++) {
 		ureg_json *e = ureg_json_at(h, i);
@@ -421,16 +421,10 @@ int ureg_cmd_history(int argc, char **argv)
 		const char *to = ureg_json_string(ureg_json_get(e, "to"));
 		const char *v = ureg_json_string(ureg_json_get(e, "version"));
 		int64_t when = 0;
-		char stamp[32] = "?";
-		time_t t;
-		struct tm tm;
+		char stamp[CLI_TIME_LEN] = "?";
 
-		if (ureg_json_integer(&when, ureg_json_get(e, "when")) == 0) {
-			t = (time_t)when;
-			gmtime_r(&t, &tm);
-			strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S",
-			         &tm);
-		}
+		if (ureg_json_integer(&when, ureg_json_get(e, "when")) == 0)
+			cli_format_time(stamp, when);
 		printf("%-20s  %-26s  %-12s  %.19s -> %.19s\n", stamp,
 		       who ? who : "?", v ? v : "", from ? from : "(none)",
 		       to ? to : "?");

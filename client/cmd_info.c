@@ -92,7 +92,7 @@ static int print_package(const char *name, const ureg_response *resp)
 /* One channel line, or nothing if `tag` is an ordinary tag (404). */
 static int print_channel(ureg_client *c, const char *name, const char *tag)
 {
-	char path[600], when[32] = "?";
+	char path[600], when[CLI_TIME_LEN] = "?";
 	ureg_response resp;
 	ureg_json *doc = NULL;
 	const ureg_json *last;
@@ -121,13 +121,8 @@ static int print_channel(ureg_client *c, const char *name, const char *tag)
 	version = ureg_json_string(ureg_json_get(last, "version"));
 	digest = ureg_json_string(ureg_json_get(doc, "digest"));
 	who = ureg_json_string(ureg_json_get(last, "who"));
-	if (ureg_json_integer(&t, ureg_json_get(last, "when")) == 0) {
-		time_t tt = (time_t)t;
-		struct tm tm;
-
-		if (gmtime_r(&tt, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
+	if (ureg_json_integer(&t, ureg_json_get(last, "when")) == 0)
+		cli_format_time(when, t);
 	printf("  %-16s -> %-12s %.19s  moved %s by %s\n", tag,
 	       version ? version : "?", digest ? digest : "?", when,
 	       who ? who : "?");

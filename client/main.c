@@ -421,13 +421,10 @@ static int token_list(ureg_index *index)
 		return fail("token", error);
 	printf("%-12s  %-20s  %s\n", "ID", "CREATED", "SCOPES");
 	for (i = 0; i < n; i++) {
-		char id[UREG_TOKEN_ID_LEN + 1], when[32] = "?";
-		time_t t = (time_t)list[i].created;
-		struct tm tm;
+		char id[UREG_TOKEN_ID_LEN + 1], when[CLI_TIME_LEN];
 
 		ureg_token_id_of_hash(id, &list[i].hash);
-		if (gmtime_r(&t, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		cli_format_time(when, list[i].created);
 		printf("%-12s  %-20s  %s\n", id, when,
 		       list[i].scopes ? list[i].scopes : "");
 	}

@@ -54,6 +54,9 @@ boot "$WORK/boot2" | grep -q "v2" || fail "production did not boot v2"
 boot "$WORK/boot3" | grep -q "v1" || fail "rollback did not bring v1 back"
 "$UREG" history acme/hello production >"$WORK/history.out" || fail "history"
 [ "$(grep -c sha256 "$WORK/history.out")" -ge 3 ] || fail "history: $(cat "$WORK/history.out")"
+# times are RFC 3339 UTC, the same in history, info and token list
+TIME='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+[ "$(grep -Ec "^$TIME +token [0-9a-f]{12} " "$WORK/history.out")" -ge 3 ] || fail "history times: $(cat "$WORK/history.out")"
 
 # any OCI client can read a channel
 skopeo inspect --raw --tls-verify=false "docker://${URL#http://}/acme/hello:production" >"$WORK/raw.json" || fail "skopeo inspect"
@@ -66,7 +69,7 @@ if "$UREG" rollback acme/hello staging >"$WORK/rb.out" 2>&1; then fail "rollback
 # ureg info: both versions, each channel with where it points
 "$UREG" info acme/hello >"$WORK/info.out" || fail "info: $(cat "$WORK/info.out")"
 grep -qx "  1.0.0" "$WORK/info.out" && grep -qx "  1.1.0" "$WORK/info.out" || fail "info versions: $(cat "$WORK/info.out")"
-grep -Eq "^  production +-> 1\.0\.0 +${D1:0:19}  moved .* by token [0-9a-f]{12}$" "$WORK/info.out" || fail "info production: $(cat "$WORK/info.out")"
+grep -Eq "^  production +-> 1\.0\.0 +${D1:0:19}  moved $TIME by token [0-9a-f]{12}$" "$WORK/info.out" || fail "info production: $(cat "$WORK/info.out")"
 grep -Eq "^  staging +-> 1\.0\.0 " "$WORK/info.out" || fail "info staging: $(cat "$WORK/info.out")"
 if "$UREG" promote acme/hello@9.9.9 staging >/dev/null 2>&1; then fail "promote of a missing version"; fi
 if "$UREG" history acme/hello nosuchchannel >/dev/null 2>&1; then fail "history of an unknown channel"; fi
