@@ -67,7 +67,7 @@ static int print_package(const char *name, const ureg_response *resp)
 	n = ureg_json_size(versions);
 	printf("%s: source package, %zu version%s\n", name, n,
 	       n == 1 ? "" : "s");
-	printf("%-20s  %-24s  %4s  %-16s\n", "VERSION", "TARGETS", "DEPS",
+	printf("%-20s  %-24s  %4s  %s\n", "VERSION", "TARGETS", "DEPS",
 	       "SIGNER");
 	for (i = 0; i < n; i++) {
 		const ureg_json *v = ureg_json_at(versions, i);
@@ -79,11 +79,14 @@ static int print_package(const char *name, const ureg_response *resp)
 
 		join_targets(targets, sizeof(targets),
 		             ureg_json_get(v, "targets"));
-		printf("%-20s  %-24s  %4zu  %-16s%s\n", version ? version : "?",
-		       targets,
-		       ureg_json_size(ureg_json_get(v, "dependencies")),
-		       key ? key : "?",
-		       ureg_json_is_true(yanked) ? "  yanked" : "");
+		/* the signer pads to its widest only when "yanked" follows:
+		 * minisign key ids are 1 to 16 hex digits */
+		printf("%-20s  %-24s  %4zu  ", version ? version : "?", targets,
+		       ureg_json_size(ureg_json_get(v, "dependencies")));
+		if (ureg_json_is_true(yanked))
+			printf("%-16s  yanked\n", key ? key : "?");
+		else
+			printf("%s\n", key ? key : "?");
 	}
 	ureg_json_free(doc);
 	return 0;

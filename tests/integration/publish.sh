@@ -93,7 +93,7 @@ KEYID=$(sed -n 's/.*minisign public key \([0-9A-F]*\).*/\1/p' "$XDG_CONFIG_HOME/
 [ -n "$KEYID" ] || fail "no key id in ureg.pub"
 "$UREG" info --registry "$URL" acme/hello >"$WORK/info.out" || fail "info: $(cat "$WORK/info.out")"
 head -1 "$WORK/info.out" | grep -q "^acme/hello: source package, 2 versions$" || fail "info header: $(cat "$WORK/info.out")"
-grep -Eq "^0\.1\.0 .* $KEYID  yanked$" "$WORK/info.out" || fail "info: 0.1.0 not shown yanked: $(cat "$WORK/info.out")"
+grep -Eq "^0\.1\.0 .* $KEYID +yanked$" "$WORK/info.out" || fail "info: 0.1.0 not shown yanked: $(cat "$WORK/info.out")"
 grep -Eq "^0\.2\.0 .* $KEYID$" "$WORK/info.out" || fail "info: 0.2.0: $(cat "$WORK/info.out")"
 if "$UREG" info --registry "$URL" acme/nothing >/dev/null 2>"$WORK/info.err"; then fail "info of an unknown name"; fi
 [ "$(wc -l <"$WORK/info.err")" = 1 ] && grep -q '"acme/nothing"' "$WORK/info.err" || fail "info unknown: $(cat "$WORK/info.err")"
