@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fs.h"
 
 int cli_fail(const char *what, int error)
 {
@@ -65,25 +66,9 @@ const char *cli_default_key(char *buf, size_t len)
 
 int cli_mkdirs(const char *path, unsigned mode)
 {
-	char buf[4096];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf)) {
-		fprintf(stderr, "ureg: bad directory \"%s\"\n", path);
+	if (ureg_fs_mkdirs(path, mode) < 0) {
+		fprintf(stderr, "ureg: %s\n", ureg_error_last());
 		return -1;
-	}
-	memcpy(buf, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, i == n ? (mode_t)mode : 0755) < 0 &&
-		    errno != EEXIST) {
-			fprintf(stderr, "ureg: cannot create \"%s\": %s\n", buf,
-			        strerror(errno));
-			return -1;
-		}
-		buf[i] = i == n ? '\0' : '/';
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "client/image.h"
 #include "client/publish.h"
 #include "common/archive.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/sign.h"
 #include "store/cas.h"
@@ -222,48 +223,6 @@ static char *path_join(const char *a, const char *b)
 	return out;
 }
 
-/* mkdir -p; the components are ours (dest, cache, package names). */
-static int mkdirs(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return ureg_error_set(UREG_EINVALID,
-		                      "directory \"%.200s\" is empty or too "
-		                      "long",
-		                      path);
-	memcpy(buf, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return ureg_error_set_errno(
-			        UREG_EIO, "cannot create \"%s\"", buf);
-		buf[i] = i == n ? '\0' : '/';
-	}
-	return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len, const char *path)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ureg_error_set_errno(
-			        UREG_EIO, "cannot write \"%s\"", path);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Reads at most `max` bytes of a small file. UREG_ENOTFOUND (no
  * message) if absent. */
 static int read_small(char **out, size_t *len_out, const char *path, size_t max)
@@ -313,35 +272,6 @@ done:
 	free(buf);
 	close(fd);
 	return error;
-}
-
-/* Removes a tree without following links. */
-static void rmtree_at(int parent, const char *name)
-{
-	int fd = openat(parent, name,
-	                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct dirent *e;
-	DIR *d;
-
-	if (fd < 0) {
-		unlinkat(parent, name, 0);
-		return;
-	}
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (e->d_type == DT_DIR)
-			rmtree_at(dirfd(d), e->d_name);
-		else if (unlinkat(dirfd(d), e->d_name, 0) < 0 &&
-		         errno == EISDIR)
-			rmtree_at(dirfd(d), e->d_name);
-	}
-	closedir(d);
-	unlinkat(parent, name, AT_REMOVEDIR);
 }
 
 /* --- the cache ----------------------------------------------------------- */
@@ -404,7 +334,7 @@ static int cache_put(fetch_run *run, const void *data, size_t len,
 
 	if ((error = cache_tmp(run, &tmp, &fd)) < 0)
 		return error;
-	if ((error = write_all(fd, data, len, tmp)) < 0)
+	if ((error = ureg_fs_write_all(fd, data, len, tmp)) < 0)
 		goto done;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -443,7 +373,7 @@ static int cache_put_sig(fetch_run *run, fetch_pkg *p)
 	if ((error = sig_path(path, sizeof(path), run, p)) < 0 ||
 	    (error = cache_tmp(run, &tmp, &fd)) < 0)
 		return error;
-	if ((error = write_all(fd, p->sig, p->sig_len, tmp)) < 0)
+	if ((error = ureg_fs_write_all(fd, p->sig, p->sig_len, tmp)) < 0)
 		goto done;
 	close(fd);
 	fd = -1;
@@ -563,7 +493,7 @@ static int append_known_key(fetch_run *run, const char *id,
 		return oom();
 	if ((slash = strrchr(dir, '/')) && slash != dir) {
 		*slash = '\0';
-		if ((error = mkdirs(dir)) < 0)
+		if ((error = ureg_fs_mkdirs(dir, 0755)) < 0)
 			goto done;
 	}
 	ureg_public_key_base64(b64, pk);
@@ -574,7 +504,7 @@ static int append_known_key(fetch_run *run, const char *id,
 		                             path);
 		goto done;
 	}
-	if ((error = write_all(fd, line, strlen(line), path)) < 0)
+	if ((error = ureg_fs_write_all(fd, line, strlen(line), path)) < 0)
 		goto done;
 	if (fsync(fd) < 0)
 		error = ureg_error_set_errno(UREG_EIO, "cannot fsync \"%s\"",
@@ -1274,7 +1204,7 @@ static int state_write(fetch_run *run, int extracted, int complete)
 		                             tmp);
 		goto done;
 	}
-	if ((error = write_all(fd, buf, len, tmp)) < 0)
+	if ((error = ureg_fs_write_all(fd, buf, len, tmp)) < 0)
 		goto done;
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;
@@ -1339,7 +1269,7 @@ static int extract_pkg(fetch_run *run, fetch_pkg *p)
 	if (lstat(dest, &st) == 0) {
 		snprintf(aside, sizeof(aside), "%.*s.%s.old-%ld",
 		         (int)(base - dest), dest, base, (long)getpid());
-		rmtree_at(AT_FDCWD, aside);
+		(void)ureg_fs_rmtree_at(AT_FDCWD, aside);
 		if (rename(dest, aside) < 0)
 			return ureg_error_set_errno(
 			        UREG_EIO, "cannot move \"%s\" aside", dest);
@@ -1363,7 +1293,7 @@ static int extract_pkg(fetch_run *run, fetch_pkg *p)
 		if (error < 0 || p->repair)
 			rename(aside, dest);
 		else
-			rmtree_at(AT_FDCWD, aside);
+			(void)ureg_fs_rmtree_at(AT_FDCWD, aside);
 	}
 	if (error == 0 && !p->repair)
 		p->extracted = 1;
@@ -1805,8 +1735,8 @@ static int layer_flush(fetch_pkg *p)
 
 	if (p->wlen == 0)
 		return 0;
-	if ((error = write_all(p->layer_fd, p->wbuf, p->wlen, p->layer_tmp)) <
-	    0)
+	if ((error = ureg_fs_write_all(p->layer_fd, p->wbuf, p->wlen,
+	                               p->layer_tmp)) < 0)
 		return error;
 	lh_feed(p->hash, p->wbuf, p->wlen);
 	p->wlen = 0;
@@ -1823,8 +1753,8 @@ static int layer_sink(const void *data, size_t len, void *payload)
 	int error;
 
 	if (!p->wbuf) {
-		if ((error = write_all(p->layer_fd, data, len, p->layer_tmp)) <
-		    0)
+		if ((error = ureg_fs_write_all(p->layer_fd, data, len,
+		                               p->layer_tmp)) < 0)
 			return error;
 		lh_feed(p->hash, data, len);
 	}
@@ -2147,7 +2077,7 @@ static int make_parents(fetch_run *run)
 		path[strlen(path) - strlen(slash)] = '\0';
 		if (strcmp(path, last) == 0)
 			continue;
-		if ((error = mkdirs(path)) < 0)
+		if ((error = ureg_fs_mkdirs(path, 0755)) < 0)
 			return error;
 		memcpy(last, path, strlen(path) + 1);
 	}
@@ -2330,7 +2260,7 @@ int ureg_fetch(ureg_fetch_result *out, const ureg_lock *lock,
 	}
 	if (!opts->cache_only &&
 	    ((error = check_names(lock)) < 0 ||
-	     (error = mkdirs(run.dest)) < 0 ||
+	     (error = ureg_fs_mkdirs(run.dest, 0755)) < 0 ||
 	     (error = state_read(&run.state, run.dest)) < 0))
 		goto done;
 	if (!opts->cache_only &&

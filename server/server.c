@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "server/http.h"
 #include "server/oci.h"
 #include "store/cas.h"
@@ -29,28 +30,6 @@ struct ureg_server {
 	ureg_oci oci;
 	ureg_http *http;
 };
-
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path), i;
-
-	if (len == 0 || len >= sizeof(buf))
-		return ureg_error_set(UREG_EINVALID, "bad root path \"%s\"",
-		                      path);
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] == '/' || buf[i] == '\0') {
-			char c = buf[i];
-			buf[i] = '\0';
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				return ureg_error_set_errno(
-				        UREG_EIO, "cannot create \"%s\"", buf);
-			buf[i] = c;
-		}
-	}
-	return 0;
-}
 
 /* Only one server per root: the lock also tells fsck whether temp files
  * may belong to a live request. */
@@ -106,7 +85,7 @@ int ureg_server_start(ureg_server **out, const ureg_server_options *opts)
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
 	s->lock_fd = -1;
 	snprintf(dbpath, sizeof(dbpath), "%s/index.db", opts->root);
-	if ((error = mkdir_p(opts->root)) < 0 ||
+	if ((error = ureg_fs_mkdirs(opts->root, 0755)) < 0 ||
 	    (error = take_lock(&s->lock_fd, opts->root)) < 0)
 		goto fail;
 	clean_tmp(opts->root);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "store/append.h"
 
 /* Longest root we accept, so every path below it fits in PATH_MAX. */
@@ -62,21 +63,6 @@ static int cas_mkdir(const char *path)
 		return ureg_error_set_errno(UREG_EIO, "cannot create \"%s\"",
 		                            path);
 	return 0;
-}
-
-static int cas_fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int error = 0;
-
-	if (fd < 0)
-		return ureg_error_set_errno(UREG_EIO, "cannot open \"%s\"",
-		                            path);
-	if (fsync(fd) < 0)
-		error = ureg_error_set_errno(UREG_EIO, "cannot fsync \"%s\"",
-		                             path);
-	close(fd);
-	return error;
 }
 
 int ureg_cas_open(ureg_cas **out, const char *root)
@@ -300,7 +286,7 @@ static int cas_ensure_dir(ureg_cas *cas, const char *dir)
 
 	pthread_mutex_lock(&cas->mkdir_lock);
 	if (mkdir(dir, 0755) == 0)
-		error = cas_fsync_dir(cas->blobs);
+		error = ureg_fs_fsync_dir(cas->blobs);
 	else if (errno != EEXIST)
 		error = ureg_error_set_errno(UREG_EIO, "cannot create \"%s\"",
 		                             dir);
@@ -337,7 +323,7 @@ static int cas_place(ureg_cas *cas, const char *src, const ureg_digest *digest,
 		if ((error = cas_ensure_dir(cas, dir)) < 0)
 			return error;
 		if (rename(src, path) == 0)
-			return cas_fsync_dir(dir);
+			return ureg_fs_fsync_dir(dir);
 		if (errno != ENOENT || tries == 1)
 			break;
 	}
