@@ -19,5 +19,6 @@ int ureg_cmd_promote(int argc, char **argv);
 int ureg_cmd_rollback(int argc, char **argv);
 int ureg_cmd_history(int argc, char **argv);
 int ureg_cmd_info(int argc, char **argv);
+int ureg_cmd_cache(int argc, char **argv);
 
 #endif

@@ -47,6 +47,7 @@ static const char usage_text[] =
         "  history show who moved a channel, when, from and to\n"
         "  info    list a package's versions, or an image's versions and "
         "channels\n"
+        "  cache   show the client cache, or empty it (clean)\n"
         "  version print the version\n"
         "\n"
         "run 'ureg <command> --help' for a command's options.\n";
@@ -572,6 +573,8 @@ int main(int argc, char **argv)
 		return ureg_cmd_history(argc - 1, argv + 1);
 	if (strcmp(cmd, "info") == 0)
 		return ureg_cmd_info(argc - 1, argv + 1);
+	if (strcmp(cmd, "cache") == 0)
+		return ureg_cmd_cache(argc - 1, argv + 1);
 	fprintf(stderr, "ureg: unknown command \"%s\"\n%s", cmd, usage_text);
 	return EXIT_USAGE;
 }

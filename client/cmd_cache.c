@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `ureg cache` shows where the client cache is and what it holds;
+ * `ureg cache clean` empties it (as `go clean -modcache` does). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client/cache.h"
+#include "client/cli.h"
+#include "client/commands.h"
+
+static const char usage[] =
+        "usage: ureg cache [clean]\n"
+        "\n"
+        "Without an argument, prints the client cache's directory\n"
+        "($XDG_CACHE_HOME/ureg, else ~/.cache/ureg) and what it holds.\n"
+        "'clean' removes it: every later pull or fetch downloads again\n"
+        "(and --offline has nothing to use). Do not run it while a pull or\n"
+        "fetch is running; that one may fail.\n";
+
+int ureg_cmd_cache(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	ureg_cache_usage u;
+	char dir[4096];
+	int opt, error, clean = 0;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return 0;
+		}
+		fputs(usage, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (optind < argc && strcmp(argv[optind], "clean") == 0) {
+		clean = 1;
+		optind++;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ureg: cache: unexpected \"%s\"\n%s",
+		        argv[optind], usage);
+		return CLI_EXIT_USAGE;
+	}
+	cli_cache_dir(dir, sizeof(dir));
+	error = ureg_cache_usage_of(&u, dir);
+	if (error == UREG_ENOTFOUND) {
+		printf("%s: empty (no cache yet)\n", dir);
+		return 0;
+	}
+	if (error < 0)
+		return cli_fail("cache", error);
+	if (!clean) {
+		printf("%s: %" PRIu64 " blob%s, %" PRIu64 " file%s, %.1f MiB\n",
+		       dir, u.blobs, u.blobs == 1 ? "" : "s", u.files,
+		       u.files == 1 ? "" : "s", (double)u.bytes / 1048576.0);
+		return 0;
+	}
+	if ((error = ureg_cache_clean(dir)) < 0)
+		return cli_fail("cache clean", error);
+	printf("%s: removed %" PRIu64 " file%s, %.1f MiB\n", dir, u.files,
+	       u.files == 1 ? "" : "s", (double)u.bytes / 1048576.0);
+	return 0;
+}
