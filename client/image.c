@@ -1188,13 +1188,38 @@ static void *install_thread(void *arg)
 	return NULL;
 }
 
+/* Gives the cache the output's inode under a temp name in CACHE/tmp (a
+ * hard link, as pnpm's store does): no second copy of the bytes. The
+ * cache checks a layer on use (its stamp holds inode, mtime and ctime),
+ * so the output being changed in place later costs a re-hash there, never
+ * a bad pull. 1 if linked (the name in `ctmp`), else 0 (another
+ * file system, no hard links): the caller copies. */
+static int cache_link(char *ctmp, size_t len, const char *cache,
+                      const char *src)
+{
+	int fd;
+
+	if (cache_tmp(ctmp, len, cache, &fd) < 0) {
+		ureg_error_clear();
+		*ctmp = '\0';
+		return 0;
+	}
+	close(fd);
+	if (unlink(ctmp) == 0 && link(src, ctmp) == 0)
+		return 1;
+	unlink(ctmp);
+	*ctmp = '\0';
+	return 0;
+}
+
 /* Everything verified, the layer is in `otmp` (open as `fd`), the
- * output's temp file, most of it on disk already: a helper thread fsyncs
- * it and renames it to the output (freeing a replaced file takes a while
- * too) while a copy goes into the cache (no fsync: checked on use). On
- * success *otmp is emptied; otherwise the caller unlinks it. If only the
- * cache copy failed, the output is in place (verified, durable): that is
- * a warning in the result, not an error. */
+ * output's temp file, most of it on disk already: it is linked into the
+ * cache (or, where that cannot be, copied: no fsync, checked on use) while
+ * a helper thread fsyncs it and renames it to the output (freeing a
+ * replaced file takes a while too). On success *otmp is emptied;
+ * otherwise the caller unlinks it. If only the cache step failed, the
+ * output is in place (verified, durable): that is a warning in the
+ * result, not an error. */
 static int output_finish(char *otmp, int fd, puller *p,
                          const ureg_digest *layer)
 {
@@ -1202,29 +1227,33 @@ static int output_finish(char *otmp, int fd, puller *p,
 	char ctmp[4400] = "";
 	struct stat st;
 	pthread_t thread;
-	int threaded, cfd = -1, error = 0;
+	int threaded, linked, cfd = -1, error = 0;
 
+	/* before the rename: `otmp` is the name to link */
+	linked = cache_link(ctmp, sizeof(ctmp), p->opts->cache_dir, otmp);
 	threaded = pthread_create(&thread, NULL, install_thread, &ij) == 0;
 	if (!threaded)
 		install_thread(&ij);
-	if ((error = cache_tmp(ctmp, sizeof(ctmp), p->opts->cache_dir, &cfd)) <
-	    0)
-		goto done;
-	if (lseek(fd, 0, SEEK_SET) < 0 || copy_fd(cfd, fd) < 0 ||
-	    fchmod(cfd, 0644) < 0) {
-		error = ureg_error_set_errno(UREG_EIO, "cannot write \"%s\"",
-		                             ctmp);
-		goto done;
+	if (!linked) {
+		if ((error = cache_tmp(ctmp, sizeof(ctmp), p->opts->cache_dir,
+		                       &cfd)) < 0)
+			goto done;
+		if (lseek(fd, 0, SEEK_SET) < 0 || copy_fd(cfd, fd) < 0 ||
+		    fchmod(cfd, 0644) < 0) {
+			error = ureg_error_set_errno(
+			        UREG_EIO, "cannot write \"%s\"", ctmp);
+			goto done;
+		}
 	}
 	if ((error = cache_place(p->cas, ctmp, layer)) < 0)
 		goto done;
 	*ctmp = '\0';
-	/* the rename changed its ctime: stamp it now */
-	if (fstat(cfd, &st) == 0)
-		layer_stamp_write(p->opts->cache_dir, layer, &st);
 done:
 	if (threaded)
 		pthread_join(thread, NULL);
+	/* the link and the renames changed its ctime: stamp it now */
+	if (!error && fstat(linked ? fd : cfd, &st) == 0)
+		layer_stamp_write(p->opts->cache_dir, layer, &st);
 	if (ij.renamed) {
 		*otmp = '\0';
 		if (error < 0) {

@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # `ureg pull -o FILE` of a layer not in the cache downloads straight into a
-# temp file next to FILE and copies it into the cache: FILE is complete,
-# mode 0755 and replaces an older one; the cache copy serves later pulls;
-# a layer the registry sends with the wrong bytes leaves no FILE, no temp
+# temp file next to FILE and links it into the cache: FILE is complete,
+# mode 0755 and replaces an older one; the cache entry (FILE's inode, a
+# hard link) serves later pulls, and FILE changed in place later is caught
+# there; a layer the registry
+# sends with the wrong bytes leaves no FILE, no temp
 # file next to it, nothing in the cache; a cache that cannot take the copy
 # is a warning, FILE is still written.
 . "$(dirname "$0")/../support/harness.sh"
@@ -39,6 +41,16 @@ cmp -s "$WORK/good.bin" "$P" || fail "the cache copy differs"
 grep -q "^ureg-layer-v1 " "$XDG_CACHE_HOME/ureg/verified/$(basename "$P").layer" || fail "no stamp for the cached layer"
 "$UREG" pull "acme/good@$D" -o "$WORK/out/app2" 2>/dev/null || fail "pull -o from the cache"
 cmp -s "$WORK/good.bin" "$WORK/out/app2" || fail "pull -o from the cache wrote the wrong bytes"
+# on one file system the cache shares FILE's inode (no second copy of the
+# bytes); FILE changed in place afterwards is caught when the cache is
+# used: the layer is fetched again, FILE keeps the user's change
+[ "$(stat -c %i "$WORK/out/app")" = "$(stat -c %i "$P")" ] || fail "FILE and its cache copy are separate copies"
+printf 'user' | dd of="$WORK/out/app" bs=1 seek=100 conv=notrunc 2>/dev/null
+before=$(blob_gets)
+P=$("$UREG" pull "acme/good@$D" --print-path) || fail "cached pull after FILE was changed"
+cmp -s "$WORK/good.bin" "$P" || fail "a changed FILE passed as the cached layer"
+[ "$(blob_gets)" -gt "$before" ] || fail "the damaged cache copy was not fetched again"
+cmp -s "$WORK/good.bin" "$WORK/out/app" && fail "the user's change to FILE was undone"
 
 # the registry serves the wrong bytes for acme/bad's layer (same size)
 P=$("$UREG" pull acme/bad@1.0.0 --print-path) || fail "pull bad before damage"
