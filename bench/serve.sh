@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # `make bench`: ureg's serving speed beside nginx (same files, sendfile) and
 # Debian's docker-registry (distribution 2.8), all on 127.0.0.1, plus push
-# speed and peak RSS while streaming 2 GiB. Usage: bench/serve.sh [ureg].
+# speed (beside docker-registry, and nginx's PUT as the floor of receiving
+# a body into a file) and peak RSS while streaming 2 GiB. Usage: bench/serve.sh [ureg].
 #
 # Knobs (environment): BENCH_DURATION (wrk seconds per run, default 3),
 # BENCH_ROUNDS (interleaved wrk rounds, median taken, default 3),
@@ -144,7 +145,7 @@ done
 # --- nginx, serving the same blob files from ureg's root -------------------
 NPORT=$(free_port)
 N="http://127.0.0.1:$NPORT"
-mkdir -p "$T/nginx/tmp" "$T/nginx/static"
+mkdir -p "$T/nginx/tmp" "$T/nginx/static" "$T/nginx/put"
 cp "$T/data/manifest" "$T/nginx/static/manifest"
 nginx_user=""
 [ "$(id -u)" = 0 ] && nginx_user="user root root;"
@@ -173,6 +174,13 @@ http {
         location = /manifest {
             root $T/nginx/static;
             default_type $OCI_MANIFEST;
+        }
+        # the upload reference: body to a temp file, renamed into
+        # $T/nginx/put; no hashing, no fsync
+        location /put/ {
+            root $T/nginx;
+            dav_methods PUT;
+            client_max_body_size 0;
         }
     }
 }
@@ -349,10 +357,12 @@ fi
 # Wall time from curl, and the CPU time the server process spent (user +
 # system, from /proc/PID/stat), which does not depend on the disk. Dirty
 # pages are flushed before each push so that neither server pays for the
-# other's writeback (ext4 commits other files' data on fsync).
+# other's writeback (ext4 commits other files' data on fsync). nginx's
+# WebDAV PUT of the same file is the reference for receiving a body into a
+# file at all: it neither hashes nor fsyncs, ureg does both.
 note "monolithic push of $PUSH_MIB MiB, $PUSH_RUNS runs each, fresh content every run, sync before each"
 head -c $((PUSH_MIB * 1048576)) /dev/urandom >"$T/data/push"
-U_PUSH=() D_PUSH=() U_CPU=() D_CPU=()
+U_PUSH=() D_PUSH=() N_PUSH=() U_CPU=() D_CPU=() N_CPU=()
 for r in $(seq 1 "$PUSH_RUNS"); do
 	# A new first block gives a new digest, so no run finds the blob there.
 	head -c 64 /dev/urandom | dd of="$T/data/push" conv=notrunc status=none
@@ -369,13 +379,21 @@ for r in $(seq 1 "$PUSH_RUNS"); do
 	t2=$(dreg_push_blob "$T/data/push" "$d")
 	D_CPU+=($(($(cpu_ms "$DPID") - c0)))
 	D_PUSH+=("$t2")
-	printf '   run %d: ureg %.3f s (%d ms CPU), docker-registry %.3f s (%d ms CPU)\n' \
-		"$r" "$t" "${U_CPU[-1]}" "$t2" "${D_CPU[-1]}"
+	sync
+	c0=$(cpu_ms $NG_PIDS)
+	t3=$(curl -fsS -o /dev/null -H 'Expect:' -T "$T/data/push" -w '%{time_total}' "$N/put/$r")
+	N_CPU+=($(($(cpu_ms $NG_PIDS) - c0)))
+	N_PUSH+=("$t3")
+	rm -f "$T/nginx/put/$r"
+	printf '   run %d: ureg %.3f s (%d ms CPU), docker-registry %.3f s (%d ms CPU), nginx PUT %.3f s (%d ms CPU)\n' \
+		"$r" "$t" "${U_CPU[-1]}" "$t2" "${D_CPU[-1]}" "$t3" "${N_CPU[-1]}"
 done
 U_PUSH_S=$(median "${U_PUSH[@]}")
 D_PUSH_S=$(median "${D_PUSH[@]}")
+N_PUSH_S=$(median "${N_PUSH[@]}")
 U_CPU_MS=$(median "${U_CPU[@]}")
 D_CPU_MS=$(median "${D_CPU[@]}")
+N_CPU_MS=$(median "${N_CPU[@]}")
 rm -f "$T/data/push"
 
 # --- RSS ---------------------------------------------------------------------
@@ -478,6 +496,9 @@ up=$(awk -v s="$U_PUSH_S" -v m=$PUSH_MIB 'BEGIN {printf "%.0f", m / s}')
 dp=$(awk -v s="$D_PUSH_S" -v m=$PUSH_MIB 'BEGIN {printf "%.0f", m / s}')
 row "$PUSH_MIB MiB monolithic push, MiB/s (median of $PUSH_RUNS)" "$up" "docker-registry $dp" \
 	"$(ratio "$D_PUSH_S" "$U_PUSH_S")" ">=" 5 "$U_CPU_MS vs $D_CPU_MS ms per push"
+np=$(awk -v s="$N_PUSH_S" -v m=$PUSH_MIB 'BEGIN {printf "%.0f", m / s}')
+row "$PUSH_MIB MiB upload, MiB/s (median of $PUSH_RUNS)" "$up" "nginx PUT (no hash, no fsync) $np" \
+	"$(ratio "$N_PUSH_S" "$U_PUSH_S")" - - "$U_CPU_MS vs $N_CPU_MS ms per push"
 row "ureg peak RSS while streaming $BIG_MIB MiB up then down, MiB" "$(mib "$PEAK_STREAM")" "-" \
 	"$(mib "$PEAK_STREAM")" "<" 64 "-"
 row "ureg VmHWM after GET runs + 250 keep-alive connections, MiB" "$(mib "$HWM_CONNS")" "-" \
