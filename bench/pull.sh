@@ -4,7 +4,8 @@
 #  - `ureg pull NAME@sha256:...` of a cached image: wall time and the number
 #    of requests the server saw (target: <= 20 ms and 0 requests);
 #  - cold `ureg pull` of a 10 MiB image (empty cache each run) against
-#    `skopeo copy` of the same image to a directory (target: <= 0.25x).
+#    `skopeo copy` of the same image to a directory (target: <= 0.25x), and
+#    `curl -o` of the layer blob alone as the floor of any HTTP download.
 # usage: bench/pull.sh [path/to/ureg]
 set -euo pipefail
 UREG=$(realpath "${1:-build/ureg}")
@@ -36,14 +37,21 @@ after=$(wc -l <"$WORK/server.log")
 cached_ms=$(python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$WORK/cached.json")
 echo "cached pull by digest: median ${cached_ms} ms over 50 runs, $((after - before)) requests to the server"
 
+# The layer's blob URL, for the floor: one `curl -o` of the 10 MiB layer
+# (one request, no signature, no manifest, no fsync, no cache) in the same
+# run.
+LAYER=sha256:$(sha256sum "$WORK/image.bin" | cut -d' ' -f1)
+
 echo "== cold pull of a 10 MiB image"
 hyperfine --warmup 1 --runs 10 --export-json "$WORK/cold.json" \
-  --prepare "rm -rf $WORK/cache $WORK/skopeo-out $WORK/out.bin" \
+  --prepare "rm -rf $WORK/cache $WORK/skopeo-out $WORK/out.bin $WORK/curl.bin" \
   "$UREG pull bench/img@1.0.0 -o $WORK/out.bin" \
-  "skopeo copy --quiet --src-tls-verify=false docker://${URL#http://}/bench/img:1.0.0 dir:$WORK/skopeo-out" >/dev/null
+  "skopeo copy --quiet --src-tls-verify=false docker://${URL#http://}/bench/img:1.0.0 dir:$WORK/skopeo-out" \
+  "curl -fsS -o $WORK/curl.bin $URL/v2/bench/img/blobs/$LAYER" >/dev/null
 python3 - "$WORK/cold.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-u, s = r[0]["median"], r[1]["median"]
+u, s, c = r[0]["median"], r[1]["median"], r[2]["median"]
 print("cold ureg pull: %.1f ms, skopeo copy: %.1f ms, ratio %.3f (target <= 0.25)" % (u * 1e3, s * 1e3, u / s))
+print("floor: curl -o of the layer alone: %.1f ms, %.3f of skopeo's time; ureg pull is %.2fx curl" % (c * 1e3, c / s, u / c))
 PY
