@@ -1143,7 +1143,9 @@ static int copy_fd(int out, int in)
 
 /* Writes the verified binary `src` to `dest` through a temp file next to
  * it (mode 0755, fsynced) and a rename: `dest` is never seen half
- * written, and is durable once this returns. */
+ * written, and is durable once this returns. A copy, not a link to the
+ * cache (unlike output_finish): two outputs sharing an inode would see
+ * each other's in-place changes; the cache alone checks its entries. */
 static int install(const char *src, const char *dest)
 {
 	char tmp[4200];

@@ -41,6 +41,8 @@ cmp -s "$WORK/good.bin" "$P" || fail "the cache copy differs"
 grep -q "^ureg-layer-v1 " "$XDG_CACHE_HOME/ureg/verified/$(basename "$P").layer" || fail "no stamp for the cached layer"
 "$UREG" pull "acme/good@$D" -o "$WORK/out/app2" 2>/dev/null || fail "pull -o from the cache"
 cmp -s "$WORK/good.bin" "$WORK/out/app2" || fail "pull -o from the cache wrote the wrong bytes"
+# outputs never share an inode with each other: that one is a copy
+[ "$(stat -c %i "$WORK/out/app2")" != "$(stat -c %i "$P")" ] || fail "pull -o from the cache linked the cache entry"
 # on one file system the cache shares FILE's inode (no second copy of the
 # bytes); FILE changed in place afterwards is caught when the cache is
 # used: the layer is fetched again, FILE keeps the user's change
