@@ -12,12 +12,10 @@
 
 static const char usage[] =
         "usage: ureg cache [clean]\n"
-        "\n"
-        "Without an argument, prints the client cache's directory\n"
-        "($XDG_CACHE_HOME/ureg, else ~/.cache/ureg) and what it holds.\n"
-        "'clean' removes it: every later pull or fetch downloads again\n"
-        "(and --offline has nothing to use). Do not run it while a pull or\n"
-        "fetch is running; that one may fail.\n";
+        "  prints the client cache's directory ($XDG_CACHE_HOME/ureg, else\n"
+        "  ~/.cache/ureg) and what it holds; 'clean' removes it: later pulls\n"
+        "  and fetches download again (--offline has nothing to use). A pull\n"
+        "  or fetch running meanwhile may fail.\n";
 
 int ureg_cmd_cache(int argc, char **argv)
 {
