@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/dynlib.h"
+#include "common/fs.h"
 
 #define IO_BUF_SIZE (64 * 1024)
 #define IN_BUF_SIZE (64 * 1024)
@@ -1544,21 +1545,6 @@ done:
 	return error;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int ex_file(extractor *x, struct archive_entry *e, size_t len,
                    const char *base)
 {
@@ -1616,12 +1602,10 @@ static int ex_file(extractor *x, struct archive_entry *e, size_t len,
 			goto done;
 		}
 		ureg_hasher_update(x->h, x->buf, (size_t)n);
-		if (fd >= 0 && write_all(fd, x->buf, (size_t)n) < 0) {
-			error = ureg_error_set_errno(UREG_EIO,
-			                             "cannot write \"%s\"",
-			                             quote(&q, x->path));
+		if (fd >= 0 &&
+		    (error = ureg_fs_write_all(fd, x->buf, (size_t)n,
+		                               quote(&q, x->path))) < 0)
 			goto done;
-		}
 	}
 	if (got != (uint64_t)size) {
 		error = ureg_error_set(UREG_EINVALID,
@@ -1814,38 +1798,6 @@ static void ex_free(extractor *x)
 	free(x);
 }
 
-/* rm -rf of `name` below `dirfd`, never following a symlink. */
-static void rmtree_at(int at, const char *name)
-{
-	struct dirent *e;
-	DIR *d;
-	int fd, removed;
-
-	if (unlinkat(at, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
-		return;
-	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	/* entries removed while reading may hide others: rescan until a pass
-	 * removes nothing */
-	do {
-		removed = 0;
-		rewinddir(d);
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 ||
-			    strcmp(e->d_name, "..") == 0)
-				continue;
-			rmtree_at(dirfd(d), e->d_name);
-			removed = 1;
-		}
-	} while (removed);
-	closedir(d);
-	unlinkat(at, name, AT_REMOVEDIR);
-}
-
 static extractor *ex_new(void)
 {
 	extractor *x = calloc(1, sizeof(*x));
@@ -1997,8 +1949,14 @@ done:
 			close(x->rootfd);
 		x->rootfd = -1;
 	}
-	if (tmpname)
-		rmtree_at(parentfd, tmpname);
+	if (tmpname) {
+		/* the error to report is the one above, not the cleanup's */
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s", ureg_error_last());
+		if (ureg_fs_rmtree_at(parentfd, tmpname) < 0)
+			ureg_error_set(error, "%s", why);
+	}
 	if (parentfd >= 0)
 		close(parentfd);
 	ex_free(x);

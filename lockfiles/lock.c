@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/sign.h"
 #include "lockfiles/project.h"
@@ -1216,27 +1217,11 @@ done:
 	return error;
 }
 
-static int write_all(int fd, const char *data, size_t len, const char *path)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ureg_error_set_errno(
-			        UREG_EIO, "cannot write \"%s\"", path);
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int fsync_parent(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = NULL;
-	int fd = -1, error = 0;
+	int error;
 
 	if (!slash)
 		dir = strdup(".");
@@ -1246,12 +1231,7 @@ static int fsync_parent(const char *path)
 		dir = strndup(path, (size_t)(slash - path));
 	if (!dir)
 		return oom();
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    fsync(fd) < 0)
-		error = ureg_error_set_errno(UREG_EIO, "cannot fsync \"%s\"",
-		                             dir);
-	if (fd >= 0)
-		close(fd);
+	error = ureg_fs_fsync_dir(dir);
 	free(dir);
 	return error;
 }
@@ -1285,7 +1265,7 @@ int ureg_lock_save(const ureg_lock *lock, const char *path)
 		tmp = NULL;
 		goto done;
 	}
-	if ((error = write_all(fd, text, len, tmp)) < 0)
+	if ((error = ureg_fs_write_all(fd, text, len, tmp)) < 0)
 		goto done;
 	if (fsync(fd) < 0) {
 		error = ureg_error_set_errno(UREG_EIO, "cannot fsync \"%s\"",
