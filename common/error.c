@@ -51,6 +51,23 @@ int ureg_error_set_errno(int code, const char *fmt, ...)
 	return code;
 }
 
+int ureg_error_wrap(const char *fmt, ...)
+{
+	char prefix[sizeof(error_message)], old[sizeof(error_message)];
+	int code = error_code < 0 ? error_code : UREG_EINVALID;
+	va_list ap;
+	size_t i;
+
+	memcpy(old, error_message, sizeof(old));
+	for (i = 0; old[i]; i++)
+		if ((unsigned char)old[i] < 0x20 || old[i] == 0x7f)
+			old[i] = '?';
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	return ureg_error_set(code, "%s: %s", prefix, old);
+}
+
 const char *ureg_error_last(void)
 {
 	return error_message;

@@ -30,6 +30,12 @@ int ureg_error_set(int code, const char *fmt, ...) UREG_PRINTF(2, 3);
 /* Like ureg_error_set, appending ": strerror(errno)". */
 int ureg_error_set_errno(int code, const char *fmt, ...) UREG_PRINTF(2, 3);
 
+/* Puts the formatted text and ": " before the last message, keeping its
+ * code (UREG_EINVALID if there was none), and returns that code: context
+ * for an error another module set. Control bytes of the old message
+ * become '?', so the message stays one line. */
+int ureg_error_wrap(const char *fmt, ...) UREG_PRINTF(1, 2);
+
 /* The last message set on this thread ("" if none). Borrowed; valid until
  * the next ureg_error_set on this thread. */
 const char *ureg_error_last(void);

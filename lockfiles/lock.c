@@ -73,22 +73,6 @@ static int fail(int code, const char *path, const char *fmt, ...)
 	return ureg_error_set(code, WHAT ": %s: %s", path, msg);
 }
 
-/* Prefixes the message another module just set with our field path. */
-static int wrap(const char *path)
-{
-	char msg[MSG_LEN];
-	int code = ureg_error_last_code();
-	size_t i;
-
-	snprintf(msg, sizeof(msg), "%s", ureg_error_last());
-	for (i = 0; msg[i]; i++)
-		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
-			msg[i] = '?';
-	if (code >= 0)
-		code = UREG_EINVALID;
-	return ureg_error_set(code, WHAT ": %s: %s", path, msg);
-}
-
 static int oom(void)
 {
 	return ureg_error_set(UREG_ENOMEM, "out of memory (" WHAT ")");
@@ -255,7 +239,7 @@ void ureg_lock_free(ureg_lock *lock)
 static int set_registry(ureg_lock *lock, const char *registry)
 {
 	if (ureg_project_check_registry(registry) < 0)
-		return wrap("registry");
+		return ureg_error_wrap(WHAT ": %s", "registry");
 	if (!(lock->registry = strdup(registry)))
 		return oom();
 	return 0;
@@ -324,14 +308,14 @@ static int pkg_copy(lock_pkg **out, const ureg_lock_package *pkg)
 
 	*out = NULL;
 	if (!pkg->name || ureg_name_check(pkg->name, strlen(pkg->name)) < 0) {
-		error = pkg->name ? wrap("packages")
+		error = pkg->name ? ureg_error_wrap(WHAT ": %s", "packages")
 		                  : fail(UREG_EINVALID, "packages",
 		                         "a package has no name");
 		goto done;
 	}
 	if (!pkg->version || ureg_semver_parse(&v, pkg->version) < 0) {
 		path_key(path, "packages", pkg->name, "version");
-		error = pkg->version ? wrap(path)
+		error = pkg->version ? ureg_error_wrap(WHAT ": %s", path)
 		                     : fail(UREG_EINVALID, path, "is missing");
 		goto done;
 	}
@@ -496,7 +480,7 @@ int ureg_lock_add_root(ureg_lock *lock, const char *target, const char *name)
 	if (!name)
 		return fail(UREG_EINVALID, path, "root has no package name");
 	if (ureg_name_check(name, strlen(name)) < 0)
-		return wrap(path);
+		return ureg_error_wrap(WHAT ": %s", path);
 	if (t->nroots >= UREG_LOCK_MAX_PACKAGES)
 		return fail(UREG_ETOOBIG, path, "more than %d roots",
 		            UREG_LOCK_MAX_PACKAGES);
@@ -544,7 +528,7 @@ int ureg_lock_add_image(ureg_lock *lock, const ureg_lock_image *image)
 		goto done;
 	}
 	if (ureg_project_check_ref(&kind, NULL, image->ref) < 0) {
-		error = wrap(path);
+		error = ureg_error_wrap(WHAT ": %s", path);
 		goto done;
 	}
 	path_key(path, "images", image->alias, "target");
@@ -883,7 +867,7 @@ static int read_digest(ureg_digest *out, const ureg_json *obj, const char *key,
 	if ((error = read_string(&s, obj, key, path)) < 0)
 		return error;
 	if (ureg_digest_parse(out, s) < 0)
-		return wrap(path);
+		return ureg_error_wrap(WHAT ": %s", path);
 	return 0;
 }
 
@@ -922,7 +906,7 @@ static int read_package(const char *name, ureg_json *obj, void *payload)
 	pkg.log_index = -1;
 	path_key(base, "packages", name, NULL);
 	if (ureg_name_check(name, strlen(name)) < 0)
-		return wrap(base);
+		return ureg_error_wrap(WHAT ": %s", base);
 	if (lock->npkgs >= UREG_LOCK_MAX_PACKAGES)
 		return fail(UREG_ETOOBIG, "packages", "more than %d packages",
 		            UREG_LOCK_MAX_PACKAGES);
@@ -1019,7 +1003,7 @@ static int read_roots(const char *target, ureg_json *arr, void *payload)
 		if (!name)
 			return fail(UREG_EINVALID, ipath, "must be a string");
 		if (ureg_name_check(name, strlen(name)) < 0)
-			return wrap(ipath);
+			return ureg_error_wrap(WHAT ": %s", ipath);
 		if (!(t->roots[i] = strdup(name)))
 			return oom();
 		t->nroots++;

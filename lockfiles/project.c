@@ -51,23 +51,6 @@ static int fail(int code, const char *path, const char *fmt, ...)
 	return ureg_error_set(code, WHAT ": %s: %s", path, msg);
 }
 
-/* Prefixes the message another module just set with our field path; keeps
- * its code. Control characters in it become '?' (one line). */
-static int wrap(const char *path)
-{
-	char msg[MSG_LEN];
-	int code = ureg_error_last_code();
-	size_t i;
-
-	snprintf(msg, sizeof(msg), "%s", ureg_error_last());
-	for (i = 0; msg[i]; i++)
-		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
-			msg[i] = '?';
-	if (code >= 0)
-		code = UREG_EINVALID;
-	return ureg_error_set(code, WHAT ": %s: %s", path, msg);
-}
-
 static int oom(void)
 {
 	return ureg_error_set(UREG_ENOMEM, "out of memory reading " WHAT);
@@ -279,7 +262,7 @@ static int parse_name(ureg_project *p, const ureg_json *doc)
 	if ((error = get_string(&p->name, doc, "name", "name", 1, 0)) < 0)
 		return error;
 	if (ureg_name_check(p->name, strlen(p->name)) < 0)
-		return wrap("name");
+		return ureg_error_wrap(WHAT ": %s", "name");
 	return 0;
 }
 
@@ -292,7 +275,7 @@ static int parse_version(ureg_project *p, const ureg_json *doc)
 	    0)
 		return error;
 	if (ureg_semver_parse(&v, p->version) < 0)
-		return wrap("version");
+		return ureg_error_wrap(WHAT ": %s", "version");
 	return 0;
 }
 
@@ -304,7 +287,7 @@ static int parse_registry(ureg_project *p, const ureg_json *doc)
 	                        UREG_PROJECT_URL_MAX)) < 0)
 		return error;
 	if (p->registry && ureg_project_check_registry(p->registry) < 0)
-		return wrap("registry");
+		return ureg_error_wrap(WHAT ": %s", "registry");
 	return 0;
 }
 
@@ -377,7 +360,7 @@ static int parse_dep(const char *key, ureg_json *value, void *payload)
 
 	path_key(path, dc->base, key);
 	if (ureg_name_check(key, strlen(key)) < 0)
-		return wrap(path);
+		return ureg_error_wrap(WHAT ": %s", path);
 	if (strcmp(key, p->name) == 0)
 		return fail(UREG_EINVALID, path,
 		            "package %s cannot depend on itself",
@@ -393,7 +376,7 @@ static int parse_dep(const char *key, ureg_json *value, void *payload)
 		return fail(UREG_EINVALID, path,
 		            "must be a version range string (like \"^1.2\")");
 	if (ureg_semver_range_parse(&range, ureg_json_string(value)) < 0)
-		return wrap(path);
+		return ureg_error_wrap(WHAT ": %s", path);
 	ureg_semver_range_free(range);
 	d = &dc->deps[dc->ndeps];
 	if (dup_string(&d->name, key) < 0)
@@ -553,7 +536,7 @@ static int parse_ref(ureg_project_image *img, const char *path)
 	size_t len = 0;
 
 	if (ureg_project_check_ref(&img->kind, &len, img->ref) < 0)
-		return wrap(path);
+		return ureg_error_wrap(WHAT ": %s", path);
 	if (!(img->repository = strndup(img->ref, len)) ||
 	    !(img->selector = strdup(img->ref + len + 1)))
 		return oom();
@@ -664,7 +647,7 @@ static int parse_keys(ureg_project *p, const ureg_json *doc)
 			            ureg_error_quote(q, k),
 			            UREG_SIGN_PUBKEY_B64LEN);
 		if (ureg_public_key_parse(&pk, k, len) < 0)
-			return wrap(path);
+			return ureg_error_wrap(WHAT ": %s", path);
 		ureg_public_key_free(pk);
 		for (j = 0; j < i; j++)
 			if (strcmp(p->keys[j], k) == 0)
