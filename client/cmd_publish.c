@@ -77,10 +77,17 @@ int ureg_cmd_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	        {"name", required_argument, NULL, 'n'},
+	        {"registry", required_argument, NULL, 'r'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *name = NULL, *dir = ".";
+	static const char usage[] =
+	        "usage: ureg init [--name NAME] [--registry URL] [DIR]\n"
+	        "  writes DIR/ureg.json (default .) for package NAME "
+	        "(default:\n"
+	        "  the directory's name) with the registry --registry, else\n"
+	        "  $UREG_REGISTRY, else " DEFAULT_REGISTRY "\n";
+	const char *name = NULL, *dir = ".", *registry_flag = NULL;
 	char path[4200], *text = NULL, base[4096];
 	int c, error, rc;
 
@@ -89,11 +96,14 @@ int ureg_cmd_init(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
+		case 'r':
+			registry_flag = optarg;
+			break;
 		case 'h':
-			puts("usage: ureg init [--name NAME] [DIR]");
+			fputs(usage, stdout);
 			return 0;
 		default:
-			fputs("usage: ureg init [--name NAME] [DIR]\n", stderr);
+			fputs(usage, stderr);
 			return CLI_EXIT_USAGE;
 		}
 	}
@@ -112,7 +122,8 @@ int ureg_cmd_init(int argc, char **argv)
 		snprintf(base, sizeof(base), "%s", slash ? slash + 1 : cwd);
 		name = base;
 	}
-	if ((error = ureg_project_init_template(&text, name)) < 0)
+	if ((error = ureg_project_init_template(
+	             &text, name, cli_registry(registry_flag, NULL))) < 0)
 		return cli_fail("init", error);
 	snprintf(path, sizeof(path), "%s/ureg.json", dir);
 	rc = cli_write_file(path, text, strlen(text), 0644, 0) < 0 ? 1 : 0;

@@ -856,23 +856,23 @@ void ureg_project_roots_free(const ureg_project_dep **roots)
 	free(roots);
 }
 
-static const char template_text[] =
-        "{\n"
-        "  \"name\": \"%s\",\n"
-        "  \"version\": \"0.1.0\",\n"
-        "  \"description\": \"\",\n"
-        "  \"license\": \"\",\n"
-        "  \"targets\": [\"unix\", \"hvt\"],\n"
-        "  \"dependencies\": {},\n"
-        "  \"target-dependencies\": {\n"
-        "    \"unix\": {},\n"
-        "    \"hvt\": {}\n"
-        "  },\n"
-        "  \"registry\": \"http://127.0.0.1:5000\",\n"
-        "  \"keys\": []\n"
-        "}\n";
+static const char template_text[] = "{\n"
+                                    "  \"name\": \"%s\",\n"
+                                    "  \"version\": \"0.1.0\",\n"
+                                    "  \"description\": \"\",\n"
+                                    "  \"license\": \"\",\n"
+                                    "  \"targets\": [\"unix\", \"hvt\"],\n"
+                                    "  \"dependencies\": {},\n"
+                                    "  \"target-dependencies\": {\n"
+                                    "    \"unix\": {},\n"
+                                    "    \"hvt\": {}\n"
+                                    "  },\n"
+                                    "  \"registry\": \"%s\",\n"
+                                    "  \"keys\": []\n"
+                                    "}\n";
 
-int ureg_project_init_template(char **out, const char *name)
+int ureg_project_init_template(char **out, const char *name,
+                               const char *registry)
 {
 	size_t len;
 	char *text;
@@ -881,13 +881,14 @@ int ureg_project_init_template(char **out, const char *name)
 	*out = NULL;
 	if (!name)
 		return ureg_error_set(UREG_EINVALID, "no package name given");
-	/* The grammar leaves nothing that needs escaping in JSON. */
-	if (ureg_name_check(name, strlen(name)) < 0)
+	/* The grammars leave nothing that needs escaping in JSON. */
+	if (ureg_name_check(name, strlen(name)) < 0 ||
+	    ureg_project_check_registry(registry) < 0)
 		return UREG_EINVALID;
-	len = sizeof(template_text) + strlen(name);
+	len = sizeof(template_text) + strlen(name) + strlen(registry);
 	if (!(text = malloc(len)))
 		return ureg_error_set(UREG_ENOMEM, "out of memory");
-	n = snprintf(text, len, template_text, name);
+	n = snprintf(text, len, template_text, name, registry);
 	if (n < 0 || (size_t)n >= len) {
 		free(text);
 		return ureg_error_set(UREG_EINVALID,

@@ -119,10 +119,11 @@ int ureg_project_check_ref(ureg_project_ref_kind *kind_out,
                            const char *ref) UREG_WARN_UNUSED;
 
 /* Writes the starter ureg.json `ureg init` creates for package `name`
- * (version 0.1.0, targets unix and hvt, no dependencies, registry
- * http://127.0.0.1:5000) into a new NUL-terminated string the caller
- * frees with free(). The text parses with ureg_project_parse.
- * UREG_EINVALID if `name` is not a valid repository name. */
-int ureg_project_init_template(char **out, const char *name) UREG_WARN_UNUSED;
+ * (version 0.1.0, targets unix and hvt, no dependencies, `registry`) into
+ * a new NUL-terminated string the caller frees with free(). The text
+ * parses with ureg_project_parse. UREG_EINVALID if `name` is not a valid
+ * repository name or `registry` not a valid registry URL. */
+int ureg_project_init_template(char **out, const char *name,
+                               const char *registry) UREG_WARN_UNUSED;
 
 #endif

@@ -17,8 +17,17 @@ TOKEN=$("$UREG" token create --root "$WORK/root" --scope push:acme)
 
 mkdir -p "$WORK/pkg/src"
 echo 'let () = print_endline "hello"' >"$WORK/pkg/src/main.ml"
-"$UREG" init --name acme/hello "$WORK/pkg" >/dev/null || fail "init"
-sed -i "s#\"registry\": *\"[^\"]*\"#\"registry\": \"$URL\"#" "$WORK/pkg/ureg.json"
+# init writes the registry this client would use: --registry, else
+# $UREG_REGISTRY, else the default
+mkdir "$WORK/init1" "$WORK/init2" "$WORK/init3"
+"$UREG" init --name acme/one "$WORK/init1" >/dev/null || fail "init with defaults"
+grep -q '"registry": "http://127.0.0.1:5000",' "$WORK/init1/ureg.json" || fail "init default registry: $(cat "$WORK/init1/ureg.json")"
+UREG_REGISTRY=http://reg.example:5000 "$UREG" init --name acme/two "$WORK/init2" >/dev/null || fail "init with UREG_REGISTRY"
+grep -q '"registry": "http://reg.example:5000",' "$WORK/init2/ureg.json" || fail "init ignored UREG_REGISTRY: $(cat "$WORK/init2/ureg.json")"
+if "$UREG" init --name acme/three --registry 'ftp://x' "$WORK/init3" 2>"$WORK/init.err"; then fail "init took a bad registry"; fi
+grep -q 'does not start with http:// or https://' "$WORK/init.err" || fail "init bad registry: $(cat "$WORK/init.err")"
+"$UREG" init --name acme/hello --registry "$URL" "$WORK/pkg" >/dev/null || fail "init"
+grep -q "\"registry\": \"$URL\"," "$WORK/pkg/ureg.json" || fail "init --registry: $(cat "$WORK/pkg/ureg.json")"
 
 # dry run: digests, nothing pushed
 "$UREG" publish --dry-run "$WORK/pkg" >"$WORK/dry.out" || fail "dry run"

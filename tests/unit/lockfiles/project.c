@@ -625,7 +625,9 @@ static void test_template(void **state)
 	char *text = NULL;
 
 	(void)state;
-	assert_int_equal(ureg_project_init_template(&text, "acme/hello"), 0);
+	assert_int_equal(ureg_project_init_template(&text, "acme/hello",
+	                                            "http://127.0.0.1:5000"),
+	                 0);
 	p = parse_ok(text);
 	assert_string_equal(p->name, "acme/hello");
 	assert_string_equal(p->version, "0.1.0");
@@ -643,12 +645,31 @@ static void test_template(void **state)
 	free(text);
 
 	text = (char *)1;
-	assert_int_equal(ureg_project_init_template(&text, "Hello World"),
+	/* the registry it is given */
+	assert_int_equal(ureg_project_init_template(
+	                         &text, "acme/hello",
+	                         "https://registry.example:8443/mirror"),
+	                 0);
+	p = parse_ok(text);
+	assert_string_equal(p->registry,
+	                    "https://registry.example:8443/mirror");
+	ureg_project_free(p);
+	free(text);
+
+	text = (char *)1;
+	assert_int_equal(ureg_project_init_template(&text, "Hello World",
+	                                            "http://127.0.0.1:5000"),
 	                 UREG_EINVALID);
 	assert_null(text);
-	assert_int_equal(ureg_project_init_template(&text, "a\"b"),
+	assert_int_equal(ureg_project_init_template(&text, "a\"b",
+	                                            "http://127.0.0.1:5000"),
 	                 UREG_EINVALID);
 	assert_null(text);
+	assert_int_equal(
+	        ureg_project_init_template(&text, "acme/hello", "http://x/\"a"),
+	        UREG_EINVALID);
+	assert_null(text);
+	assert_non_null(strstr(ureg_error_last(), "may not contain byte 0x22"));
 }
 
 static void write_file(const char *path, const char *data, size_t len)
