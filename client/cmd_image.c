@@ -262,7 +262,7 @@ static int channel_call(char **body, const char *method, const char *path,
 		goto done;
 	}
 	if (resp.status != 200 && resp.status != 201) {
-		cli_fail(what, ureg_client_status_error(&resp, what));
+		cli_fail(what, ureg_client_status_error(&resp, registry));
 		ureg_response_clear(&resp);
 		goto done;
 	}

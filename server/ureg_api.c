@@ -90,8 +90,9 @@ static void respond_error(ureg_http_request *req, int error,
 		break;
 	case UREG_EEXISTS:
 	case UREG_ECONFLICT:
+		/* not OCI's DENIED, which reads as a permission problem */
 		status = 409;
-		code = "DENIED";
+		code = "CONFLICT";
 		break;
 	case UREG_EDENIED:
 		status = 403;

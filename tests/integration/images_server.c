@@ -795,7 +795,7 @@ static void test_promote_history_rollback(void **state)
 
 	/* the first move cannot be rolled back: refused, nothing changes */
 	move_refused(S->push_acme, "acme/web", "production", "/rollback", NULL,
-	             409, "DENIED",
+	             409, "CONFLICT",
 	             "channel production of acme/web has no earlier release "
 	             "to roll back to");
 	assert_channel_at("acme/web", "production", v1.digest, 3);
@@ -830,16 +830,16 @@ static void test_conditional_moves(void **state)
 	                       "{\"expect\":null,\"version\":\"1.0.0\"}"));
 	snprintf(needle, sizeof(needle), "points at %s", v1.digest);
 	move_refused(S->push_acme, "acme/web", "staging", "",
-	             "{\"expect\":null,\"version\":\"1.1.0\"}", 409, "DENIED",
+	             "{\"expect\":null,\"version\":\"1.1.0\"}", 409, "CONFLICT",
 	             needle);
 	/* a stale expectation is refused, naming where it is now */
 	snprintf(body, sizeof(body),
 	         "{\"expect\":\"%s\",\"version\":\"1.0.0\"}", v2.digest);
 	move_refused(S->push_acme, "acme/web", "staging", "", body, 409,
-	             "DENIED", needle);
+	             "CONFLICT", needle);
 	snprintf(body, sizeof(body), "{\"expect\":\"%s\"}", v2.digest);
 	move_refused(S->push_acme, "acme/web", "staging", "/rollback", body,
-	             409, "DENIED", needle);
+	             409, "CONFLICT", needle);
 	assert_channel_at("acme/web", "staging", v1.digest, 1);
 	/* the right one moves it */
 	snprintf(body, sizeof(body),
@@ -967,7 +967,7 @@ static void test_channels_are_tags(void **state)
 	                 201);
 	test_http_response_clear(&r);
 	move_refused(S->push_acme, "acme/web", "latest", "",
-	             "{\"version\":\"1.0.0\"}", 409, "DENIED", "ordinary tag");
+	             "{\"version\":\"1.0.0\"}", 409, "CONFLICT", "ordinary tag");
 	oci_get(have, NULL, "acme/web", "latest", MT_MANIFEST);
 	assert_string_equal(have, digest);
 	free(plain);

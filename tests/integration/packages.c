@@ -759,7 +759,7 @@ static void test_keys(void **state)
 	}
 	test_request(&r, S->env.server, S->admin_acme, "POST",
 	             "/ureg/v1/keys/acme", NULL, b64, strlen(b64));
-	test_assert_oci_error(&r, 409, "DENIED");
+	test_assert_oci_error(&r, 409, "CONFLICT");
 	test_http_response_clear(&r);
 	/* a whole .pub file (comment line and base64 line) is taken too */
 	{
