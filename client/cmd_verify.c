@@ -210,10 +210,11 @@ int ureg_cmd_verify(int argc, char **argv)
 /* --- yank ---------------------------------------------------------------- */
 
 /* One authenticated request to a /ureg/v1 endpoint; `ok` is the expected
- * status. Prints the outcome. */
+ * status. Prints a failure; the answer's body goes to *body_out (caller
+ * frees) unless that is NULL. */
 static int admin_request(const char *registry_flag, const char *method,
                          const char *path, const char *body, int ok,
-                         const char *what, int print_body)
+                         const char *what, char **body_out)
 {
 	const char *registry = cli_registry(registry_flag, NULL);
 	char *token = cli_token_for(registry);
@@ -234,8 +235,10 @@ static int admin_request(const char *registry_flag, const char *method,
 		ureg_response_clear(&resp);
 		goto done;
 	}
-	if (print_body && resp.body)
-		fputs(resp.body, stdout);
+	if (body_out) {
+		*body_out = resp.body;
+		resp.body = NULL;
+	}
 	ureg_response_clear(&resp);
 	rc = 0;
 done:
@@ -283,7 +286,7 @@ int ureg_cmd_yank(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	snprintf(path, sizeof(path), "/ureg/v1/yank/%s/%s", name, version);
 	rc = admin_request(registry, undo ? "DELETE" : "POST", path, NULL, 200,
-	                   "yank", 0);
+	                   "yank", NULL);
 	if (rc == 0)
 		printf("%s@%s %s\n", name, version,
 		       undo ? "is no longer yanked" : "yanked");
@@ -291,6 +294,47 @@ int ureg_cmd_yank(int argc, char **argv)
 }
 
 /* --- keys ---------------------------------------------------------------- */
+
+/* The namespace's keys as a table: id, when added, when revoked (or -),
+ * the public key (what `ureg keys add` takes, after its comment line). */
+static int keys_list(const char *registry, const char *path)
+{
+	ureg_json *doc = NULL;
+	const ureg_json *keys;
+	char *body = NULL, added[CLI_TIME_LEN], revoked[CLI_TIME_LEN];
+	size_t i, n;
+	int error;
+
+	if (admin_request(registry, "GET", path, NULL, 200, "keys", &body))
+		return 1;
+	error = ureg_json_parse(&doc, body ? body : "", body ? strlen(body) : 0,
+	                        1 << 20, "keys list");
+	free(body);
+	if (error < 0)
+		return cli_fail("keys", error);
+	keys = ureg_json_get(doc, "keys");
+	n = ureg_json_size(keys);
+	printf("%-16s  %-20s  %-20s  %s\n", "ID", "ADDED", "REVOKED",
+	       "PUBLIC KEY");
+	for (i = 0; i < n; i++) {
+		const ureg_json *k = ureg_json_at(keys, i);
+		const char *id = ureg_json_string(ureg_json_get(k, "id"));
+		const char *pub =
+		        ureg_json_string(ureg_json_get(k, "public_key"));
+		int64_t t;
+
+		strcpy(added, "?");
+		strcpy(revoked, "-");
+		if (ureg_json_integer(&t, ureg_json_get(k, "added")) == 0)
+			cli_format_time(added, t);
+		if (ureg_json_integer(&t, ureg_json_get(k, "revoked")) == 0)
+			cli_format_time(revoked, t);
+		printf("%-16s  %-20s  %-20s  %s\n", id ? id : "?", added,
+		       revoked, pub ? pub : "?");
+	}
+	ureg_json_free(doc);
+	return 0;
+}
 
 static const char keys_usage[] =
         "usage: ureg keys list NAMESPACE [--registry URL]\n"
@@ -335,8 +379,7 @@ int ureg_cmd_keys(int argc, char **argv)
 	}
 	if (strcmp(verb, "list") == 0 && argc - optind == 2) {
 		snprintf(path, sizeof(path), "/ureg/v1/keys/%s", ns);
-		return admin_request(registry, "GET", path, NULL, 200, "keys",
-		                     1);
+		return keys_list(registry, path);
 	}
 	if (strcmp(verb, "add") == 0 && argc - optind == 3) {
 		if (cli_read_file(&keytext, &klen, argv[optind + 2], SIG_MAX) <
@@ -344,7 +387,7 @@ int ureg_cmd_keys(int argc, char **argv)
 			return 1;
 		snprintf(path, sizeof(path), "/ureg/v1/keys/%s", ns);
 		rc = admin_request(registry, "POST", path, keytext, 200,
-		                   "keys add", 0);
+		                   "keys add", NULL);
 		free(keytext);
 		if (rc == 0)
 			printf("key added to %s\n", ns);
@@ -354,7 +397,7 @@ int ureg_cmd_keys(int argc, char **argv)
 		snprintf(path, sizeof(path), "/ureg/v1/keys/%s/%s", ns,
 		         argv[optind + 2]);
 		rc = admin_request(registry, "DELETE", path, NULL, 200,
-		                   "keys revoke", 0);
+		                   "keys revoke", NULL);
 		if (rc == 0)
 			printf("key %s of %s revoked\n", argv[optind + 2], ns);
 		return rc;

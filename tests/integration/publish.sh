@@ -110,6 +110,16 @@ if "$UREG" info --registry "$URL" acme/nothing >/dev/null 2>"$WORK/info.err"; th
 curl -sf "$URL/ureg/v1/index/acme/hello" | grep -q '"yanked":true' && fail "undo did not clear yanked"
 
 # keys: listing is open, adding needs admin:acme (push:acme is refused)
-"$UREG" keys list --registry "$URL" acme | grep -q '"keys"' || fail "keys list"
+TIME='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+"$UREG" keys list --registry "$URL" acme >"$WORK/keys.out" || fail "keys list"
+head -1 "$WORK/keys.out" | grep -Eq '^ID +ADDED +REVOKED +PUBLIC KEY$' || fail "keys list header: $(cat "$WORK/keys.out")"
+grep -Eq "^$KEYID +$TIME +- +RW[A-Za-z0-9+/=]{54}$" "$WORK/keys.out" || fail "keys list: $(cat "$WORK/keys.out")"
 if "$UREG" keys add --registry "$URL" acme "$WORK/other.pub" >/dev/null 2>&1; then fail "keys add with a push token"; fi
+ADMIN=$("$UREG" token create --root "$WORK/root" --scope admin:acme 2>/dev/null)
+OTHER=$(sed -n 's/.*minisign public key \([0-9A-F]*\).*/\1/p' "$WORK/other.pub")
+UREG_TOKEN=$ADMIN "$UREG" keys add --registry "$URL" acme "$WORK/other.pub" >/dev/null || fail "keys add"
+UREG_TOKEN=$ADMIN "$UREG" keys revoke --registry "$URL" acme "$OTHER" >/dev/null || fail "keys revoke"
+"$UREG" keys list --registry "$URL" acme >"$WORK/keys.out" || fail "keys list after revoke"
+grep -Eq "^$OTHER +$TIME +$TIME +RW" "$WORK/keys.out" || fail "revoked key: $(cat "$WORK/keys.out")"
+[ "$(wc -l <"$WORK/keys.out")" = 3 ] || fail "keys list: $(cat "$WORK/keys.out")"
 echo "publish.sh: all checks passed"
