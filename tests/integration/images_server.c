@@ -967,7 +967,8 @@ static void test_channels_are_tags(void **state)
 	                 201);
 	test_http_response_clear(&r);
 	move_refused(S->push_acme, "acme/web", "latest", "",
-	             "{\"version\":\"1.0.0\"}", 409, "CONFLICT", "ordinary tag");
+	             "{\"version\":\"1.0.0\"}", 409, "CONFLICT",
+	             "ordinary tag");
 	oci_get(have, NULL, "acme/web", "latest", MT_MANIFEST);
 	assert_string_equal(have, digest);
 	free(plain);
