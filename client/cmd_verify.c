@@ -231,7 +231,7 @@ static int admin_request(const char *registry_flag, const char *method,
 	}
 	if (resp.status != ok && !(ok == 200 && resp.status == 201) &&
 	    !(ok == 200 && resp.status == 204)) {
-		rc = cli_fail(what, ureg_client_status_error(&resp, what));
+		rc = cli_fail(what, ureg_client_status_error(&resp, registry));
 		ureg_response_clear(&resp);
 		goto done;
 	}
