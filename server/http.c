@@ -596,6 +596,9 @@ int ureg_http_start(ureg_http **out, const ureg_http_options *opts,
 	        MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (is_v6)
 		flags |= MHD_USE_IPv6;
+	/* no MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, and a
+	 * second server on the same port would then share its requests;
+	 * MHD's default SO_REUSEADDR already allows a quick restart */
 	http->daemon = mhd.start_daemon(
 	        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR,
 	        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -603,7 +606,6 @@ int ureg_http_start(ureg_http **out, const ureg_http_options *opts,
 	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip,
 	        MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_seconds,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-	        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
 	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
 	        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, http, MHD_OPTION_END);

@@ -524,6 +524,37 @@ static void test_sigint_and_restart(void **state)
 	free(token);
 }
 
+/* A second server on a port that is in use fails at once, naming the
+ * address; it does not share the port (SO_REUSEPORT would let the kernel
+ * split the requests between two registries). */
+static void test_port_in_use(void **state)
+{
+	test_server *srv = test_server_start(NULL);
+	char listen[64], root[512], *out = NULL;
+	const char *argv[7];
+	int status;
+
+	(void)state;
+	snprintf(listen, sizeof(listen), "%s", srv->url + strlen("http://"));
+	snprintf(root, sizeof(root), "%s/other", srv->root);
+	/* stderr too; a server that did start would serve until the timeout */
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = "exec /usr/bin/timeout 5 \"$0\" serve --root \"$1\" "
+	          "--listen \"$2\" 2>&1";
+	argv[3] = getenv("UREG_BIN");
+	argv[4] = root;
+	argv[5] = listen;
+	argv[6] = NULL;
+	status = test_run(&out, (const char *const *)argv);
+	if (status == 0 || !out || !strstr(out, "cannot listen on") ||
+	    !strstr(out, listen))
+		fail_msg("second server on %s: exit %d, output: %s", listen,
+		         status, out ? out : "");
+	free(out);
+	test_server_free(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +566,7 @@ int main(void)
 	        cmocka_unit_test(test_access_log),
 	        cmocka_unit_test(test_sigterm_with_requests_in_flight),
 	        cmocka_unit_test(test_sigint_and_restart),
+	        cmocka_unit_test(test_port_in_use),
 	};
 	return cmocka_run_group_tests(tests, test_env_setup, test_env_teardown);
 }
