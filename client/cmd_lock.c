@@ -128,9 +128,11 @@ int ureg_cmd_lock(int argc, char **argv)
 		rc = cli_fail(lockpath, error);
 		goto done;
 	}
-	printf("locked %zu packages for %zu targets in %s\n",
+	printf("locked %zu package%s for %zu target%s in %s\n",
 	       ureg_lock_package_count(result.lock),
-	       ureg_lock_target_count(result.lock), lockpath);
+	       ureg_lock_package_count(result.lock) == 1 ? "" : "s",
+	       ureg_lock_target_count(result.lock),
+	       ureg_lock_target_count(result.lock) == 1 ? "" : "s", lockpath);
 	for (i = 0; i < ureg_lock_package_count(result.lock); i++) {
 		const ureg_lock_package *p =
 		        ureg_lock_package_at(result.lock, i);
