@@ -22,7 +22,7 @@ typedef struct {
 
 #define UREG_CLIENT_OPTIONS_INIT                                               \
 	{                                                                      \
-		10000, 30, 3, "ureg/0.1"                                       \
+		10000, 30, 3, "ureg/" UREG_VERSION                             \
 	}
 
 /* `base_url` like "http://127.0.0.1:5000" (a trailing '/' is dropped);

@@ -532,7 +532,7 @@ int main(int argc, char **argv)
 		return cmd ? 0 : EXIT_USAGE;
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		puts("ureg 0.1.0");
+		puts("ureg " UREG_VERSION);
 		return 0;
 	}
 	if (strcmp(cmd, "serve") == 0)

@@ -19,6 +19,7 @@
 #include "server/auth.h"
 #include "server/images.h"
 #include "server/packages.h"
+#include "server/pages.h"
 #include "server/range.h"
 #include "server/ureg_api.h"
 #include "store/manifest.h"
@@ -40,7 +41,8 @@ enum route {
 	ROUTE_UPLOAD_START,
 	ROUTE_UPLOAD,
 	ROUTE_REFERRERS,
-	ROUTE_UREG, /* /ureg/v1/..., served by ureg_api.c */
+	ROUTE_UREG,  /* /ureg/v1/..., served by ureg_api.c */
+	ROUTE_PAGES, /* / and /-/NAME, served by pages.c */
 };
 
 enum sink {
@@ -324,6 +326,10 @@ static int route(oci_req *r, ureg_http_request *req)
 	}
 	if (ureg_api_owns(path)) {
 		r->route = ROUTE_UREG;
+		return 0;
+	}
+	if (ureg_pages_owns(path)) {
+		r->route = ROUTE_PAGES;
 		return 0;
 	}
 	if (strncmp(path, "/v2", 3) != 0)
@@ -1392,6 +1398,9 @@ static void on_begin(ureg_http_request *req, void *payload)
 	}
 	case ROUTE_UREG:
 		ureg_api_begin(oci, req, &r->api);
+		return;
+	case ROUTE_PAGES:
+		ureg_pages_begin(oci, req);
 		return;
 	}
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The OCI Distribution v1.1 routes (/v2/...) plus /healthz and /metrics,
- * as an HTTP handler over a registry root. */
+/* The HTTP handler over a registry root: the OCI Distribution v1.1 routes
+ * (/v2/...), /healthz and /metrics here; /ureg/v1/... (ureg_api.c) and the
+ * HTML pages at / and /-/NAME (pages.c) are routed from here. */
 #ifndef UREG_SERVER_OCI_H
 #define UREG_SERVER_OCI_H
 

@@ -177,6 +177,7 @@ enum {
 	S_REPO_INSERT,
 	S_REPO_LIST,
 	S_REPO_EXISTS,
+	S_REPO_COUNTS,
 	S_LINK_PUT,
 	S_LINK_GET,
 	S_LINK_DEL,
@@ -240,6 +241,9 @@ static const char *const index_sql[S_COUNT] = {
                         "AND " REPO_HAS_CONTENT " ORDER BY name LIMIT ?2",
         [S_REPO_EXISTS] = "SELECT " REPO_HAS_CONTENT
                           " FROM repositories r WHERE r.name = ?1",
+        [S_REPO_COUNTS] =
+                "SELECT (SELECT COUNT(*) FROM packages WHERE repo = ?1), "
+                "(SELECT COUNT(*) FROM images WHERE repo = ?1)",
         [S_LINK_PUT] = "INSERT INTO blob_links (repo_id, digest, size) "
                        "VALUES (?1, ?2, ?3) ON CONFLICT (repo_id, digest) "
                        "DO UPDATE SET size = excluded.size",
@@ -1048,6 +1052,31 @@ int ureg_index_repo_exists(ureg_index *ix, const char *repo)
 	else
 		error = db_fail(c->db, "cannot look up repository \"%s\"",
 		                repo);
+	stmt_done(s);
+	return error;
+}
+
+int ureg_index_repo_counts(size_t *packages, size_t *images, ureg_index *ix,
+                           const char *repo)
+{
+	index_conn *c = NULL;
+	sqlite3_stmt *s = NULL;
+	int error;
+
+	*packages = 0;
+	*images = 0;
+	if ((error = check_text(repo, "repository name")) < 0 ||
+	    (error = index_conn_get(&c, ix)) < 0 ||
+	    (error = stmt_get(&s, c, S_REPO_COUNTS)) < 0)
+		return error;
+	if (bind_text(s, 1, repo) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		error = db_fail(c->db, "cannot count the releases of \"%s\"",
+		                repo);
+	} else {
+		*packages = (size_t)sqlite3_column_int64(s, 0);
+		*images = (size_t)sqlite3_column_int64(s, 1);
+	}
 	stmt_done(s);
 	return error;
 }

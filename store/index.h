@@ -37,6 +37,12 @@ int ureg_index_repo_list(char ***out, size_t *count, ureg_index *index,
 int ureg_index_repo_exists(ureg_index *index,
                            const char *repo) UREG_WARN_UNUSED;
 
+/* How many source package versions and image releases `repo` has
+ * published (both 0 for a plain OCI repository or an unknown name): two
+ * counts over the tables' primary keys, cheap enough for a listing. */
+int ureg_index_repo_counts(size_t *packages, size_t *images, ureg_index *index,
+                           const char *repo) UREG_WARN_UNUSED;
+
 /* --- blobs linked into repositories ------------------------------------ */
 
 /* Records that `repo` holds the blob (creating the repository row). */

@@ -184,6 +184,23 @@ static void test_image_rows(void **state)
 	        ureg_index_package_put(f->index, REPO, &pkg, "acme", NULL),
 	        UREG_EEXISTS);
 	assert_non_null(strstr(ureg_error_last(), "image release"));
+
+	/* the counts the front page shows: two releases and a package here,
+	 * nothing for a name with neither */
+	{
+		size_t npkg = 9, nimg = 9;
+
+		assert_int_equal(
+		        ureg_index_repo_counts(&npkg, &nimg, f->index, REPO),
+		        0);
+		assert_int_equal(npkg, 1);
+		assert_int_equal(nimg, 2);
+		assert_int_equal(ureg_index_repo_counts(&npkg, &nimg, f->index,
+		                                        "acme/none"),
+		                 0);
+		assert_int_equal(npkg, 0);
+		assert_int_equal(nimg, 0);
+	}
 }
 
 /* --- channels ------------------------------------------------------------- */
