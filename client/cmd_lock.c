@@ -142,6 +142,14 @@ int ureg_cmd_lock(int argc, char **argv)
 			printf("%s%s", t ? ", " : "", p->targets[t]);
 		printf(")\n");
 	}
+	for (i = 0; i < ureg_lock_image_count(result.lock); i++) {
+		const ureg_lock_image *im = ureg_lock_image_at(result.lock, i);
+		char digest[UREG_DIGEST_STRLEN + 1];
+
+		ureg_digest_format(digest, &im->digest);
+		printf("  image %s: %s (%s) -> %s\n", im->alias, im->ref,
+		       im->target, digest);
+	}
 	rc = 0;
 done:
 	ureg_lockfile_result_clear(&result);

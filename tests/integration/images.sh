@@ -91,7 +91,8 @@ cat >"$WORK/app/ureg.json" <<JSON
 {"name": "acme/app", "version": "0.1.0", "targets": ["qemu"], "registry": "$URL",
  "images": {"web": {"ref": "acme/hello@production", "target": "qemu"}}}
 JSON
-"$UREG" lock "$WORK/app" >/dev/null 2>&1 || fail "lock with an image pin"
+"$UREG" lock "$WORK/app" >"$WORK/lock.out" 2>&1 || fail "lock with an image pin: $(cat "$WORK/lock.out")"
+grep -qx "  image web: acme/hello@production (qemu) -> $D1" "$WORK/lock.out" || fail "lock does not show the image pin: $(cat "$WORK/lock.out")"
 grep -q "\"digest\": \"$D1\"" "$WORK/app/ureg.lock" || fail "image pin not resolved to production's digest: $(cat "$WORK/app/ureg.lock")"
 (cd "$WORK/app" && "$UREG" fetch >/dev/null 2>&1) || fail "fetch with an image pin"
 cmp -s "$K1" "$WORK/app/deps/images/web" || fail "fetched image differs from v1"
