@@ -86,5 +86,5 @@ step "plain OCI works too: the catalog and a tag list"
 curl -fsS "$URL/v2/_catalog"; echo
 curl -fsS "$URL/v2/demo/logs/tags/list"; echo
 "$UREG" fsck --root "$ROOT" 2>&1 | sed 's/^/   fsck: /'
-step "the registry keeps running at $URL (skopeo, oras, crane work against it); Ctrl-C stops it"
+step "the registry keeps running at $URL (open it in a browser; skopeo, oras, crane work against it); Ctrl-C stops it"
 wait $PID
