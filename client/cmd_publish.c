@@ -185,7 +185,9 @@ static const char publish_usage[] =
         "usage: ureg publish [DIR] [--registry URL] [--key FILE]\n"
         "                    [--passphrase-file FILE] [--dry-run] [--json]\n"
         "  packs DIR (default .) as described by DIR/ureg.json, signs it and\n"
-        "  pushes it; the token comes from UREG_TOKEN or `ureg login`\n";
+        "  pushes it; the token comes from UREG_TOKEN or `ureg login`.\n"
+        "  --dry-run pushes nothing and lists every file the package would\n"
+        "  hold (VCS directories and DIR/.uregignore matches are left out)\n";
 
 static void show_progress(const char *what, uint64_t done, uint64_t total,
                           void *payload)
@@ -195,6 +197,29 @@ static void show_progress(const char *what, uint64_t done, uint64_t total,
 	        total ? (int)(done * 100 / total) : 100, done, total);
 	if (done == total)
 		fputc('\n', stderr);
+}
+
+/* What --dry-run lists: every entry the package holds, as packed. */
+typedef struct {
+	FILE *out; /* memory stream, printed after the digests */
+	size_t files, dirs;
+	uint64_t bytes;
+} entry_list;
+
+static void list_entry(const char *path, int is_dir, uint64_t size, int exec,
+                       void *payload)
+{
+	entry_list *l = payload;
+
+	if (is_dir) {
+		l->dirs++;
+		fprintf(l->out, "  %s/\n", path);
+		return;
+	}
+	l->files++;
+	l->bytes += size;
+	fprintf(l->out, "  %s  %" PRIu64 " byte%s%s\n", path, size,
+	        size == 1 ? "" : "s", exec ? ", executable" : "");
 }
 
 /* Loads the secret key, asking for a passphrase only if it is encrypted. */
@@ -281,6 +306,9 @@ int ureg_cmd_publish(int argc, char **argv)
 	ureg_publish_package pkg;
 	ureg_publish_options opts;
 	ureg_publish_result result;
+	entry_list entries = {NULL, 0, 0, 0};
+	char *listing = NULL;
+	size_t listing_len = 0;
 	ureg_publish_dep *deps = NULL;
 	size_t i, k, ndeps = 0, total = 0;
 	int c, dry_run = 0, json = 0, rc = 1, error;
@@ -362,7 +390,18 @@ int ureg_cmd_publish(int argc, char **argv)
 	opts.dry_run = dry_run;
 	if (!json && isatty(STDERR_FILENO))
 		opts.progress = show_progress;
-	if ((error = ureg_publish(&result, &pkg, &opts)) < 0) {
+	if (dry_run && !json) {
+		if (!(entries.out = open_memstream(&listing, &listing_len))) {
+			fputs("ureg: out of memory\n", stderr);
+			goto done;
+		}
+		opts.on_entry = list_entry;
+		opts.payload = &entries;
+	}
+	error = ureg_publish(&result, &pkg, &opts);
+	if (entries.out)
+		fclose(entries.out);
+	if (error < 0) {
 		rc = cli_fail("publish", error);
 		goto done;
 	}
@@ -389,9 +428,18 @@ int ureg_cmd_publish(int argc, char **argv)
 			printf("%-10s %zu uploaded, %zu already there\n",
 			       "blobs", result.blobs_uploaded,
 			       result.blobs_skipped);
+		if (entries.out) {
+			printf("%-10s %zu file%s, %zu director%s, %" PRIu64
+			       " bytes\n%s",
+			       "files", entries.files,
+			       entries.files == 1 ? "" : "s", entries.dirs,
+			       entries.dirs == 1 ? "y" : "ies", entries.bytes,
+			       listing ? listing : "");
+		}
 	}
 	rc = 0;
 done:
+	free(listing);
 	free(deps);
 	if (token)
 		explicit_bzero(token, strlen(token));

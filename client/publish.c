@@ -296,6 +296,8 @@ int ureg_publish(ureg_publish_result *out, const ureg_publish_package *pkg,
 		                            "cannot create a temp file");
 	unlink(tmppath); /* the tarball lives only as long as fd */
 	pack_opts.mtime = opts->source_date_epoch;
+	pack_opts.on_entry = opts->on_entry;
+	pack_opts.payload = opts->payload;
 	if ((error = ureg_archive_pack(&packed, opts->dir, fd, &pack_opts)) < 0)
 		goto done;
 	out->layer = packed.digest;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "client/http.h"
+#include "common/archive.h"
 #include "common/sign.h"
 #include "store/digest.h"
 
@@ -48,7 +49,8 @@ typedef struct {
 	int dry_run;                /* build and sign, push nothing */
 	int64_t source_date_epoch;  /* mtime in the tarball */
 	ureg_publish_progress_cb progress;
-	void *payload;
+	ureg_pack_entry_cb on_entry; /* each packed entry (see archive.h) */
+	void *payload;               /* for progress and on_entry */
 } ureg_publish_options;
 
 typedef struct {

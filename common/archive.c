@@ -1165,6 +1165,11 @@ int ureg_archive_pack(ureg_pack_result *out, const char *dir, int out_fd,
 	if ((error = walk_tree(w, rootfd)) < 0)
 		goto done;
 	tree_sort(&w->tree);
+	for (i = 0; opts->on_entry && i < w->tree.n; i++)
+		opts->on_entry(w->tree.recs[i].path,
+		               w->tree.recs[i].kind == KIND_DIR,
+		               w->tree.recs[i].size, w->tree.recs[i].exec,
+		               opts->payload);
 
 	if ((error = la_load()) < 0 || (error = ureg_hasher_new(&sink.h)) < 0 ||
 	    (error = ureg_hasher_new(&fh)) < 0)

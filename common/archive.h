@@ -34,16 +34,26 @@ typedef struct {
 /* Largest mtime a plain ustar header holds (8^11 - 1, year 2242). */
 #define UREG_ARCHIVE_MAX_MTIME INT64_C(8589934591)
 
+/* One entry of a package as it will be packed: a path relative to the
+ * tree ("src/main.ml"), whether it is a directory, and for a file its
+ * size and whether it is executable. */
+typedef void (*ureg_pack_entry_cb)(const char *path, int is_dir, uint64_t size,
+                                   int exec, void *payload);
+
 typedef struct {
 	ureg_archive_limits limits;
 	int64_t mtime;         /* every entry's mtime: SOURCE_DATE_EPOCH or 0 */
 	int compression_level; /* gzip level, 1..9 */
 	int use_ignore_file;   /* honour DIR/.uregignore */
+	/* called for each entry, in archive order, once the tree is read and
+	 * before anything is written; NULL: not called */
+	ureg_pack_entry_cb on_entry;
+	void *payload;
 } ureg_pack_options;
 
 #define UREG_PACK_OPTIONS_INIT                                                 \
 	{                                                                      \
-		UREG_ARCHIVE_LIMITS_INIT, 0, 6, 1                              \
+		UREG_ARCHIVE_LIMITS_INIT, 0, 6, 1, NULL, NULL                  \
 	}
 
 typedef struct {

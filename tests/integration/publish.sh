@@ -34,6 +34,21 @@ grep -q "\"registry\": \"$URL\"," "$WORK/pkg/ureg.json" || fail "init --registry
 grep -q '^manifest   sha256:' "$WORK/dry.out" || fail "dry run prints no manifest digest"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/acme/hello/tags/list")
 [ "$code" = 404 ] || fail "dry run pushed something ($code)"
+# dry run lists what the package holds, as packed: no VCS directory, no
+# .uregignore match
+cp -r "$WORK/pkg" "$WORK/listing"
+mkdir "$WORK/listing/.git"
+echo x >"$WORK/listing/.git/config"
+echo TOKEN=1 >"$WORK/listing/secret.env"
+echo "*.env" >"$WORK/listing/.uregignore"
+printf '#!/bin/sh\n' >"$WORK/listing/src/run.sh"
+chmod +x "$WORK/listing/src/run.sh"
+"$UREG" publish --dry-run "$WORK/listing" >"$WORK/listing.out" || fail "dry run listing"
+grep -qx 'files      4 files, 1 directory, [0-9]* bytes' "$WORK/listing.out" || fail "listing summary: $(cat "$WORK/listing.out")"
+grep -qx '  src/' "$WORK/listing.out" || fail "listing: no src/: $(cat "$WORK/listing.out")"
+grep -qx '  src/run.sh  10 bytes, executable' "$WORK/listing.out" || fail "listing: run.sh: $(cat "$WORK/listing.out")"
+grep -qx '  src/main.ml  [0-9]* bytes' "$WORK/listing.out" || fail "listing: main.ml: $(cat "$WORK/listing.out")"
+grep -q 'secret.env\|\.git' "$WORK/listing.out" && fail "listing shows a left-out file: $(cat "$WORK/listing.out")"
 
 # no token: a plain refusal that says what to do
 if "$UREG" publish "$WORK/pkg" >"$WORK/notoken.out" 2>&1; then fail "publish without a token succeeded"; fi
