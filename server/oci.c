@@ -1536,6 +1536,12 @@ int ureg_oci__authorize_as(ureg_oci *oci, ureg_http_request *req,
 	return authorize_as(oci, req, action, repo, who, wholen);
 }
 
+int ureg_oci__token_scopes(ureg_oci *oci, ureg_http_request *req,
+                           char ***scopes, size_t *nscopes)
+{
+	return read_token(scopes, nscopes, oci, req);
+}
+
 void ureg_oci__error(ureg_http_request *req, int status, const char *code,
                      const char *message)
 {

@@ -39,6 +39,12 @@ int ureg_oci__authorize_as(ureg_oci *oci, ureg_http_request *req,
                            const char *action, const char *repo, char *who,
                            size_t wholen);
 
+/* The scopes of the request's token (caller frees with
+ * ureg_index_strings_free): 1 with a valid token, 0 without one (nothing
+ * set); -1 with a 401 or 500 answer set for a bad token. */
+int ureg_oci__token_scopes(ureg_oci *oci, ureg_http_request *req,
+                           char ***scopes, size_t *nscopes);
+
 /* Answers `status` with the OCI error body {"errors":[{code,message}]}. */
 void ureg_oci__error(ureg_http_request *req, int status, const char *code,
                      const char *message);

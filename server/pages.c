@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "lockfiles/semver.h"
 #include "store/name.h"
+#include "store/token.h"
 
 #define PAGE_MAX ((size_t)2 << 20) /* HTML bytes before the page is cut */
 #define PAGE_TAIL 256              /* kept for the cut note and the end */
@@ -196,19 +197,38 @@ static void store_error(ureg_http_request *req)
 
 static void front_page(ureg_oci *oci, ureg_http_request *req)
 {
-	char **repos = NULL;
-	size_t n = 0, i, packages, images;
+	char **repos = NULL, **scopes = NULL;
+	size_t n = 0, nscopes = 0, i, shown = 0, packages, images;
 	page pg = {0};
+	int has;
 
-	/* the same check as /v2/_catalog */
-	if (oci->private_reads &&
-	    ureg_oci__authorize(oci, req, "pull", "*") < 0)
-		return;
+	/* --private: a token is needed, and only what it may pull is
+	 * listed (an empty list for a push:-only token) */
+	if (oci->private_reads) {
+		if ((has = ureg_oci__token_scopes(oci, req, &scopes,
+		                                  &nscopes)) < 0)
+			return;
+		if (!has) {
+			(void)ureg_oci__authorize(oci, req, "pull", "*");
+			return;
+		}
+	}
 	if (ureg_index_repo_list(&repos, &n, oci->index, NULL, REPOS_MAX + 1) <
 	    0) {
+		ureg_index_strings_free(scopes, nscopes);
 		store_error(req);
 		return;
 	}
+	/* with --private, keep what the token may pull */
+	for (i = 0; i < n; i++) {
+		if (!oci->private_reads ||
+		    ureg_token_allows(scopes, nscopes, "pull", repos[i]))
+			repos[shown++] = repos[i];
+		else
+			free(repos[i]);
+	}
+	n = shown;
+	ureg_index_strings_free(scopes, nscopes);
 	page_begin(&pg, "registry");
 	put(&pg, "<h1>ureg registry</h1>\n<p>Signed source packages and "
 	         "unikernel images, spoken over the OCI Distribution "
@@ -222,7 +242,9 @@ static void front_page(ureg_oci *oci, ureg_http_request *req)
 	         "<li>skopeo, oras, crane and other OCI clients work at "
 	         "<code>/v2/</code></li>\n</ul>\n<h2>Repositories</h2>\n");
 	if (n == 0)
-		put(&pg, "<p>None yet.</p>\n");
+		put(&pg, oci->private_reads
+		                 ? "<p>None this token may read.</p>\n"
+		                 : "<p>None yet.</p>\n");
 	else
 		put(&pg, "<table><tr><th>name</th><th>kind</th>"
 		         "<th>versions</th></tr>\n");

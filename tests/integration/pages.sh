@@ -100,7 +100,7 @@ grep -qi '^allow: GET, HEAD' "$WORK/head" || fail "405 without Allow: $(cat "$WO
 [ "$(get /-/acme/lib -X DELETE)" = 405 ] || fail "DELETE /-/acme/lib"
 
 # --private: no token, 401; a token that may pull the repository, 200;
-# the front page needs what /v2/_catalog needs (pull:*)
+# the front page lists only what the token may pull
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 start_server --private
 PUSH=$("$UREG" token create --root "$WORK/root" --scope push:acme)
@@ -110,7 +110,13 @@ ALL=$("$UREG" token create --root "$WORK/root" --scope 'pull:*')
 [ "$(get /-/acme/nothing)" = 401 ] || fail "private unknown repository"
 [ "$(get /-/acme/lib -H "Authorization: Bearer $PUSH")" = 200 ] || fail "private with a token: $(cat "$WORK/body")"
 has "private package" '<h1>acme/lib</h1>'
-[ "$(get / -H "Authorization: Bearer $PUSH")" = 403 ] || fail "private / with push:acme"
+OTHER=$("$UREG" token create --root "$WORK/root" --scope pull:other)
+[ "$(get / -H "Authorization: Bearer $PUSH")" = 200 ] || fail "private / with push:acme: $(cat "$WORK/body")"
+has "private / for acme" 'href="/-/acme/lib"'
+[ "$(get / -H "Authorization: Bearer $OTHER")" = 200 ] || fail "private / with pull:other: $(cat "$WORK/body")"
+has "private / for other" 'None this token may read.'
+grep -q 'acme/' "$WORK/body" && fail "private / shows acme to a pull:other token: $(cat "$WORK/body")"
+[ "$(get / -H "Authorization: Bearer ureg_$(printf '0%.0s' $(seq 64))")" = 401 ] || fail "private / with an unknown token"
 [ "$(get / -u "any:$ALL")" = 200 ] || fail "private / with pull:*: $(cat "$WORK/body")"
 has "private /" 'href="/-/acme/app"'
 echo "pages.sh: all checks passed"
