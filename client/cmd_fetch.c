@@ -19,8 +19,8 @@
 
 static const char fetch_usage[] =
         "usage: ureg fetch [--lock FILE] [--dest DIR] [--jobs N] [--offline]\n"
-        "                  [--locked] [--cache-only] [--json] [--registry "
-        "URL]\n"
+        "                  [--locked] [--cache-only] [--verify] [--json]\n"
+        "                  [--registry URL]\n"
         "  downloads, verifies and extracts every package ureg.lock pins\n"
         "  --lock FILE    the lock (default ureg.lock)\n"
         "  --dest DIR     where trees go, DIR/<name> (default deps next to "
@@ -30,6 +30,10 @@ static const char fetch_usage[] =
         "  --locked       refuse to run if ureg.json changed since the lock\n"
         "  --cache-only   download and verify into the cache, extract "
         "nothing\n"
+        "  --verify       re-hash every tree in DIR against the lock and "
+        "extract\n"
+        "                 again what differs (a plain fetch trusts trees "
+        "it made)\n"
         "  --json         print a summary as JSON on stdout\n";
 
 typedef struct {
@@ -113,6 +117,7 @@ int ureg_cmd_fetch(int argc, char **argv)
 	        {"offline", no_argument, NULL, 'o'},
 	        {"locked", no_argument, NULL, 'L'},
 	        {"cache-only", no_argument, NULL, 'c'},
+	        {"verify", no_argument, NULL, 'V'},
 	        {"json", no_argument, NULL, 'J'},
 	        {"registry", required_argument, NULL, 'r'},
 	        {"help", no_argument, NULL, 'h'},
@@ -160,6 +165,9 @@ int ureg_cmd_fetch(int argc, char **argv)
 		case 'L':
 			locked = 1;
 			break;
+		case 'V':
+			opts.verify = 1;
+			break;
 		case 'c':
 			opts.cache_only = 1;
 			break;
@@ -200,7 +208,7 @@ int ureg_cmd_fetch(int argc, char **argv)
 	}
 	/* nothing changed since the last complete fetch: done without even
 	 * parsing the lock */
-	if (!opts.cache_only &&
+	if (!opts.cache_only && !opts.verify &&
 	    (error = ureg_fetch_in_sync(&in_sync, &project_digest, dest,
 	                                &lock_digest)) == 1) {
 		memset(&result, 0, sizeof(result));

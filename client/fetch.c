@@ -1062,14 +1062,27 @@ static const state_entry *state_find(const fetch_state *st, const char *name)
 	             : NULL;
 }
 
-/* 1 if DEST/<name> holds the locked tree already. */
+/* 1 if DEST/<name> holds the locked tree already: its state line and
+ * stamp say so, and with `verify` its bytes too. */
 static int in_place(const fetch_run *run, int destfd,
                     const ureg_lock_package *lp)
 {
 	const state_entry *e = state_find(&run->state, lp->name);
+	char path[PATH_MAX];
+	ureg_digest on_disk;
 
-	return e && ureg_digest_equal(&e->tree, &lp->tree) &&
-	       stamp_ok(destfd, lp->name, S_IFDIR, e->stamp);
+	if (!e || !ureg_digest_equal(&e->tree, &lp->tree) ||
+	    !stamp_ok(destfd, lp->name, S_IFDIR, e->stamp))
+		return 0;
+	if (!run->opts->verify)
+		return 1;
+	if (dest_path(path, sizeof(path), run->dest, lp->name) < 0 ||
+	    ureg_archive_tree_digest(&on_disk, path) < 0) {
+		/* not a tree we could have made: extract it again */
+		ureg_error_clear();
+		return 0;
+	}
+	return ureg_digest_equal(&on_disk, &lp->tree);
 }
 
 /* 1 if DEST/images/ALIAS holds the locked image already. */

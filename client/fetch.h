@@ -32,8 +32,11 @@ typedef struct {
 	unsigned jobs;         /* parallel transfers, 1..UREG_FETCH_MAX_JOBS */
 	int offline;           /* use the cache only; name what is missing */
 	int cache_only;        /* download and verify, extract nothing */
-	const char *registry;  /* NULL: the lock's registry */
-	const char *token;     /* NULL: anonymous */
+	int verify; /* re-hash each tree in place against the lock's tree
+	             * digest and extract again what differs (an edit deep
+	             * in a tree keeps its stamp) */
+	const char *registry; /* NULL: the lock's registry */
+	const char *token;    /* NULL: anonymous */
 	/* Public keys trusted outright: minisign base64 lines (ureg.json
 	 * "keys"). */
 	const char *const *trusted_keys;
@@ -53,8 +56,8 @@ typedef struct {
 
 #define UREG_FETCH_OPTIONS_INIT                                                \
 	{                                                                      \
-		NULL, "deps", 8, 0, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL,  \
-		        NULL                                                   \
+		NULL, "deps", 8, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL,     \
+		        NULL, NULL                                             \
 	}
 
 typedef struct {

@@ -110,6 +110,20 @@ same_trees "$APP/deps"
 [ "$(requests)" = "$before" ] || fail "repairs from the cache sent requests"
 (cd "$APP" && "$UREG" fetch --json >"$WORK/f8.json") || fail "no-op after repairs"
 [ "$(jget "$WORK/f8.json" up_to_date)" = 4 ] || fail "no-op after repairs: $(cat "$WORK/f8.json")"
+# a file edited in place keeps the tree's stamp: a plain fetch trusts the
+# tree (as cargo's .cargo-ok does); --verify re-hashes every tree and
+# extracts the edited one again, from the cache
+echo edited >>"$APP/deps/acme/base/README"
+(cd "$APP" && "$UREG" fetch --json >"$WORK/f9.json") || fail "fetch over an edited file"
+[ "$(jget "$WORK/f9.json" up_to_date)" = 4 ] || fail "plain fetch after an edit: $(cat "$WORK/f9.json")"
+(cd "$APP" && "$UREG" fetch --verify --json >"$WORK/f10.json") || fail "fetch --verify"
+[ "$(jget "$WORK/f10.json" extracted)" = 1 ] || fail "--verify missed the edit: $(cat "$WORK/f10.json")"
+[ "$(jget "$WORK/f10.json" up_to_date)" = 3 ] || fail "--verify: $(cat "$WORK/f10.json")"
+grep -q edited "$APP/deps/acme/base/README" && fail "--verify left the edit"
+same_trees "$APP/deps"
+(cd "$APP" && "$UREG" fetch --verify --json >"$WORK/f11.json") || fail "fetch --verify again"
+[ "$(jget "$WORK/f11.json" up_to_date)" = 4 ] || fail "--verify of intact trees: $(cat "$WORK/f11.json")"
+[ "$(requests)" = "$before" ] || fail "--verify sent requests"
 
 # --- --locked ----------------------------------------------------------------
 (cd "$APP" && "$UREG" fetch --locked >/dev/null) || fail "--locked on a fresh lock"
