@@ -29,6 +29,9 @@
 #define LIST_MAX 10000
 #define IMMUTABLE "public, max-age=31536000, immutable"
 
+/* Index rows read at a time when --private filters the catalog. */
+#define CATALOG_SCAN 256
+
 enum route {
 	ROUTE_NONE,
 	ROUTE_BASE,
@@ -467,23 +470,73 @@ static void respond_list(ureg_http_request *req, const char *name,
 	}
 }
 
+/* The names after `last` that the token's scopes may pull, at most
+ * `want`: the index is read a page at a time until that many or its end. */
+static int catalog_allowed(char ***out, size_t *count, ureg_oci *oci,
+                           char *const *scopes, size_t nscopes,
+                           const char *last, size_t want)
+{
+	char **page = NULL, **items, cursor[UREG_NAME_MAX + 1] = "";
+	size_t n = 0, i, got = 0;
+	int error = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (!(items = calloc(want ? want : 1, sizeof(*items))))
+		return ureg_error_set(UREG_ENOMEM, "out of memory");
+	if (last)
+		snprintf(cursor, sizeof(cursor), "%s", last);
+	do {
+		if ((error = ureg_index_repo_list(&page, &n, oci->index,
+		                                  *cursor ? cursor : NULL,
+		                                  CATALOG_SCAN)) < 0)
+			break;
+		if (n)
+			snprintf(cursor, sizeof(cursor), "%s", page[n - 1]);
+		for (i = 0; i < n; i++) {
+			if (got < want && ureg_token_allows(scopes, nscopes,
+			                                    "pull", page[i])) {
+				items[got++] = page[i];
+				page[i] = NULL;
+			}
+		}
+		ureg_index_strings_free(page, n);
+	} while (got < want && n == CATALOG_SCAN);
+	if (error < 0) {
+		ureg_index_strings_free(items, got);
+		return error;
+	}
+	*out = items;
+	*count = got;
+	return 0;
+}
+
 static void handle_catalog(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 {
-	char **items = NULL;
-	size_t count = 0, limit;
+	char **items = NULL, **scopes = NULL;
+	size_t count = 0, limit, nscopes = 0;
 	const char *last;
-	int error;
+	int error, has = 0;
 
 	if (!method_is(r, "GET") && !method_is(r, "HEAD")) {
 		method_not_allowed(req, "GET, HEAD");
 		return;
 	}
-	if (oci->private_reads && authorize(oci, req, "pull", "*") < 0)
+	/* --private: a token is needed, and it sees what it may pull */
+	if (oci->private_reads &&
+	    ((has = read_token(&scopes, &nscopes, oci, req)) < 0 ||
+	     (!has && authorize(oci, req, "pull", "*") < 0)))
 		return;
-	if (read_page(&limit, &last, req) < 0)
+	if (read_page(&limit, &last, req) < 0) {
+		ureg_index_strings_free(scopes, nscopes);
 		return;
-	if ((error = ureg_index_repo_list(&items, &count, oci->index, last,
-	                                  limit + 1)) < 0) {
+	}
+	error = has ? catalog_allowed(&items, &count, oci, scopes, nscopes,
+	                              last, limit + 1)
+	            : ureg_index_repo_list(&items, &count, oci->index, last,
+	                                   limit + 1);
+	ureg_index_strings_free(scopes, nscopes);
+	if (error < 0) {
 		store_error(req, error, "NAME_UNKNOWN");
 		return;
 	}

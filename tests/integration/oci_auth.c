@@ -304,9 +304,17 @@ static void test_private(void **state)
 	             NULL, 0);
 	test_assert_oci_error(&r, 403, "DENIED");
 	test_http_response_clear(&r);
-	/* the catalog spans namespaces: only pull:* lists it */
-	test_request(&r, srv, pull, "GET", "/v2/_catalog", NULL, NULL, 0);
-	test_assert_oci_error(&r, 403, "DENIED");
+	/* the catalog lists what the token may pull: priv/app for pull:priv
+	 * and pull:*, nothing for another namespace's token */
+	assert_int_equal(test_request(&r, srv, pull, "GET", "/v2/_catalog",
+	                              NULL, NULL, 0),
+	                 200);
+	assert_string_equal(r.body, "{\"repositories\":[\"priv/app\"]}");
+	test_http_response_clear(&r);
+	assert_int_equal(test_request(&r, srv, other, "GET", "/v2/_catalog",
+	                              NULL, NULL, 0),
+	                 200);
+	assert_string_equal(r.body, "{\"repositories\":[]}");
 	test_http_response_clear(&r);
 	assert_int_equal(test_request(&r, srv, all, "GET", "/v2/_catalog", NULL,
 	                              NULL, 0),
