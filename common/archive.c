@@ -1596,9 +1596,21 @@ static int ex_file(extractor *x, struct archive_entry *e, size_t len,
 		if (n == 0)
 			break;
 		got += (uint64_t)n;
-		/* libarchive should stop at the header's size; count anyway */
-		if (got > (uint64_t)size ||
-		    got > x->limits->max_total_size - x->total) {
+		/* libarchive stops at the size field, but the size it reports
+		 * can be another one: a GNU header's realsize (meant for
+		 * sparse files) replaces it. More data than that is a
+		 * malformed entry, not a cap reached. */
+		if (got > (uint64_t)size) {
+			error = ureg_error_set(
+			        UREG_EINVALID,
+			        "archive entry \"%s\" holds more "
+			        "data than its size (%lld byte%s)",
+			        quote(&q, x->path), (long long)size,
+			        size == 1 ? "" : "s");
+			goto done;
+		}
+		/* implied by the check of size before the loop; count anyway */
+		if (got > x->limits->max_total_size - x->total) {
 			error = ureg_error_set(
 			        UREG_ETOOBIG,
 			        "archive contents exceed %" PRIu64

@@ -6,7 +6,7 @@ set -eu
 
 BUILD="build-essential cmake pkg-config libarchive-dev libsodium-dev
 libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev
-libjansson-dev libcmocka-dev"
+libjansson-dev libcmocka-dev zlib1g-dev"
 TEST="curl skopeo minisign sqlite3 python3 qemu-system-x86 clang-format git"
 BENCH="nginx-light docker-registry wrk hyperfine"
 

@@ -1273,6 +1273,42 @@ static void test_hostile_streams(void **state)
 	free(t);
 }
 
+/* A GNU header whose realsize field (offset 483, meant for sparse files)
+ * is smaller than its size field: libarchive reports the realsize as the
+ * entry's size but hands out the size field's bytes. A malformed entry,
+ * not a cap reached (found by tests/fuzz/archive_tar.c). */
+static void test_entry_longer_than_size(void **state)
+{
+	fixture *f = *state;
+	buf_t tar = {0}, gz = {0};
+	char *t = fmt("%s/realsize.tgz", f->arch);
+	unsigned char *h;
+	unsigned sum = 0;
+	size_t i;
+
+	tar_raw_header(&tar, "a", 1, '0', 2, 0644, NULL);
+	h = tar.data;
+	memcpy(h + 257, "ustar  ", 8); /* GNU magic and version */
+	snprintf((char *)h + 483, 12, "%011o", 1);
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+	h[155] = ' ';
+	buf_add(&tar, "ab", 2);
+	buf_pad(&tar);
+	tar_end(&tar);
+	gzip_append(&gz, f->arch, tar.data, tar.len);
+	write_all_file(t, gz.data, gz.len);
+	expect_refused(f, t, NULL, UREG_EINVALID,
+	               "archive entry \"a\" holds more data than its size "
+	               "(1 byte)",
+	               "realsize");
+	free(tar.data);
+	free(gz.data);
+	free(t);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -1593,6 +1629,8 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_hostile_streams, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_entry_longer_than_size,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_gzip_bomb, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_stream_fuse, setup,
