@@ -6,10 +6,8 @@
 #define UREG_CLIENT_CLI_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #define CLI_EXIT_USAGE 2
-#define CLI_TIME_LEN 21 /* "2026-11-29T06:26:19Z" and a NUL */
 
 /* Prints "ureg: WHAT: <last library error>" and returns 1. */
 int cli_fail(const char *what, int error);
@@ -49,10 +47,6 @@ char *cli_token_for(const char *registry);
 /* --registry, else ureg.json's, else $UREG_REGISTRY, else
  * http://127.0.0.1:5000. */
 const char *cli_registry(const char *flag, const char *from_project);
-
-/* Writes `unix_seconds` as RFC 3339 UTC ("2026-11-29T06:26:19Z"), the one
- * way every command shows a time; "?" if it cannot be represented. */
-void cli_format_time(char out[CLI_TIME_LEN], int64_t unix_seconds);
 
 struct ureg_secret_key;
 /* Loads a secret key file, asking for a passphrase only if it is

@@ -14,6 +14,7 @@
 
 #include "client/cli.h"
 #include "client/commands.h"
+#include "common/timestamp.h"
 #include "client/http.h"
 #include "client/image.h"
 #include "common/json.h"
@@ -421,10 +422,10 @@ int ureg_cmd_history(int argc, char **argv)
 		const char *to = ureg_json_string(ureg_json_get(e, "to"));
 		const char *v = ureg_json_string(ureg_json_get(e, "version"));
 		int64_t when = 0;
-		char stamp[CLI_TIME_LEN] = "?";
+		char stamp[UREG_TIMESTAMP_LEN] = "?";
 
 		if (ureg_json_integer(&when, ureg_json_get(e, "when")) == 0)
-			cli_format_time(stamp, when);
+			ureg_timestamp_format(stamp, when);
 		printf("%-20s  %-26s  %-12s  %.19s -> %.19s\n", stamp,
 		       who ? who : "?", v ? v : "", from ? from : "(none)",
 		       to ? to : "?");

@@ -11,6 +11,7 @@
 
 #include "client/cli.h"
 #include "client/commands.h"
+#include "common/timestamp.h"
 #include "client/http.h"
 #include "common/json.h"
 #include "lockfiles/semver.h"
@@ -95,7 +96,7 @@ static int print_package(const char *name, const ureg_response *resp)
 /* One channel line, or nothing if `tag` is an ordinary tag (404). */
 static int print_channel(ureg_client *c, const char *name, const char *tag)
 {
-	char path[600], when[CLI_TIME_LEN] = "?";
+	char path[600], when[UREG_TIMESTAMP_LEN] = "?";
 	ureg_response resp;
 	ureg_json *doc = NULL;
 	const ureg_json *last;
@@ -125,7 +126,7 @@ static int print_channel(ureg_client *c, const char *name, const char *tag)
 	digest = ureg_json_string(ureg_json_get(doc, "digest"));
 	who = ureg_json_string(ureg_json_get(last, "who"));
 	if (ureg_json_integer(&t, ureg_json_get(last, "when")) == 0)
-		cli_format_time(when, t);
+		ureg_timestamp_format(when, t);
 	printf("  %-16s -> %-12s %.19s  moved %s by %s\n", tag,
 	       version ? version : "?", digest ? digest : "?", when,
 	       who ? who : "?");

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -238,14 +237,4 @@ none:
 	fprintf(stderr, "ureg: no passphrase: use --passphrase-file FILE, "
 	                "UREG_PASSPHRASE or a terminal\n");
 	return -1;
-}
-
-void cli_format_time(char out[CLI_TIME_LEN], int64_t unix_seconds)
-{
-	time_t t = (time_t)unix_seconds;
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) ||
-	    strftime(out, CLI_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		strcpy(out, "?");
 }

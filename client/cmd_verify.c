@@ -8,6 +8,7 @@
 
 #include "client/cli.h"
 #include "client/commands.h"
+#include "common/timestamp.h"
 #include "client/http.h"
 #include "client/publish.h"
 #include "client/trust.h"
@@ -301,7 +302,8 @@ static int keys_list(const char *registry, const char *path)
 {
 	ureg_json *doc = NULL;
 	const ureg_json *keys;
-	char *body = NULL, added[CLI_TIME_LEN], revoked[CLI_TIME_LEN];
+	char *body = NULL, added[UREG_TIMESTAMP_LEN],
+	     revoked[UREG_TIMESTAMP_LEN];
 	size_t i, n;
 	int error;
 
@@ -326,9 +328,9 @@ static int keys_list(const char *registry, const char *path)
 		strcpy(added, "?");
 		strcpy(revoked, "-");
 		if (ureg_json_integer(&t, ureg_json_get(k, "added")) == 0)
-			cli_format_time(added, t);
+			ureg_timestamp_format(added, t);
 		if (ureg_json_integer(&t, ureg_json_get(k, "revoked")) == 0)
-			cli_format_time(revoked, t);
+			ureg_timestamp_format(revoked, t);
 		printf("%-16s  %-20s  %-20s  %s\n", id ? id : "?", added,
 		       revoked, pub ? pub : "?");
 	}

@@ -13,6 +13,7 @@
 
 #include "client/cli.h"
 #include "client/commands.h"
+#include "common/timestamp.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "server/server.h"
@@ -422,10 +423,10 @@ static int token_list(ureg_index *index)
 		return fail("token", error);
 	printf("%-12s  %-20s  %s\n", "ID", "CREATED", "SCOPES");
 	for (i = 0; i < n; i++) {
-		char id[UREG_TOKEN_ID_LEN + 1], when[CLI_TIME_LEN];
+		char id[UREG_TOKEN_ID_LEN + 1], when[UREG_TIMESTAMP_LEN];
 
 		ureg_token_id_of_hash(id, &list[i].hash);
-		cli_format_time(when, list[i].created);
+		ureg_timestamp_format(when, list[i].created);
 		printf("%-12s  %-20s  %s\n", id, when,
 		       list[i].scopes ? list[i].scopes : "");
 	}

@@ -511,35 +511,49 @@ static int catalog_allowed(char ***out, size_t *count, ureg_oci *oci,
 	return 0;
 }
 
+/* The repositories after `last` (NULL: from the start) this request may
+ * list, at most `want`: every one, or with --private those its token may
+ * pull. 0, or -1 with the answer (401, 500) set. */
+static int visible_repos(char ***items, size_t *count, ureg_oci *oci,
+                         ureg_http_request *req, const char *last, size_t want)
+{
+	char **scopes = NULL;
+	size_t nscopes = 0;
+	int error, has;
+
+	*items = NULL;
+	*count = 0;
+	if (!oci->private_reads) {
+		error = ureg_index_repo_list(items, count, oci->index, last,
+		                             want);
+	} else {
+		if ((has = read_token(&scopes, &nscopes, oci, req)) < 0 ||
+		    (!has && authorize(oci, req, "pull", "*") < 0))
+			return -1;
+		error = catalog_allowed(items, count, oci, scopes, nscopes,
+		                        last, want);
+		ureg_index_strings_free(scopes, nscopes);
+	}
+	if (error < 0) {
+		store_error(req, error, "NAME_UNKNOWN");
+		return -1;
+	}
+	return 0;
+}
+
 static void handle_catalog(ureg_oci *oci, oci_req *r, ureg_http_request *req)
 {
-	char **items = NULL, **scopes = NULL;
-	size_t count = 0, limit, nscopes = 0;
+	char **items = NULL;
+	size_t count = 0, limit;
 	const char *last;
-	int error, has = 0;
 
 	if (!method_is(r, "GET") && !method_is(r, "HEAD")) {
 		method_not_allowed(req, "GET, HEAD");
 		return;
 	}
-	/* --private: a token is needed, and it sees what it may pull */
-	if (oci->private_reads &&
-	    ((has = read_token(&scopes, &nscopes, oci, req)) < 0 ||
-	     (!has && authorize(oci, req, "pull", "*") < 0)))
+	if (read_page(&limit, &last, req) < 0 ||
+	    visible_repos(&items, &count, oci, req, last, limit + 1) < 0)
 		return;
-	if (read_page(&limit, &last, req) < 0) {
-		ureg_index_strings_free(scopes, nscopes);
-		return;
-	}
-	error = has ? catalog_allowed(&items, &count, oci, scopes, nscopes,
-	                              last, limit + 1)
-	            : ureg_index_repo_list(&items, &count, oci->index, last,
-	                                   limit + 1);
-	ureg_index_strings_free(scopes, nscopes);
-	if (error < 0) {
-		store_error(req, error, "NAME_UNKNOWN");
-		return;
-	}
 	respond_list(req, NULL, "repositories", items, count, limit,
 	             "/v2/_catalog");
 	ureg_index_strings_free(items, count);
@@ -1589,10 +1603,10 @@ int ureg_oci__authorize_as(ureg_oci *oci, ureg_http_request *req,
 	return authorize_as(oci, req, action, repo, who, wholen);
 }
 
-int ureg_oci__token_scopes(ureg_oci *oci, ureg_http_request *req,
-                           char ***scopes, size_t *nscopes)
+int ureg_oci__visible_repos(char ***items, size_t *count, ureg_oci *oci,
+                            ureg_http_request *req, size_t want)
 {
-	return read_token(scopes, nscopes, oci, req);
+	return visible_repos(items, count, oci, req, NULL, want);
 }
 
 void ureg_oci__error(ureg_http_request *req, int status, const char *code,

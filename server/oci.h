@@ -39,11 +39,12 @@ int ureg_oci__authorize_as(ureg_oci *oci, ureg_http_request *req,
                            const char *action, const char *repo, char *who,
                            size_t wholen);
 
-/* The scopes of the request's token (caller frees with
- * ureg_index_strings_free): 1 with a valid token, 0 without one (nothing
- * set); -1 with a 401 or 500 answer set for a bad token. */
-int ureg_oci__token_scopes(ureg_oci *oci, ureg_http_request *req,
-                           char ***scopes, size_t *nscopes);
+/* The first `want` repositories this request may list (what
+ * /v2/_catalog lists): every one, or with --private those its token may
+ * pull. Caller frees with ureg_index_strings_free. 0, or -1 with a 401 or
+ * 500 answer set. */
+int ureg_oci__visible_repos(char ***items, size_t *count, ureg_oci *oci,
+                            ureg_http_request *req, size_t want);
 
 /* Answers `status` with the OCI error body {"errors":[{code,message}]}. */
 void ureg_oci__error(ureg_http_request *req, int status, const char *code,

@@ -8,12 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/json.h"
+#include "common/timestamp.h"
 #include "lockfiles/semver.h"
 #include "store/name.h"
-#include "store/token.h"
 
 #define PAGE_MAX ((size_t)2 << 20) /* HTML bytes before the page is cut */
 #define PAGE_TAIL 256              /* kept for the cut note and the end */
@@ -119,12 +118,9 @@ static void put_size(page *pg, size_t n)
 /* A table cell with the time in RFC 3339, UTC. */
 static void time_cell(page *pg, int64_t t)
 {
-	char buf[32] = "?";
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char buf[UREG_TIMESTAMP_LEN];
 
-	if (gmtime_r(&tt, &tm))
-		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ureg_timestamp_format(buf, t);
 	elem(pg, "td", buf);
 }
 
@@ -197,38 +193,13 @@ static void store_error(ureg_http_request *req)
 
 static void front_page(ureg_oci *oci, ureg_http_request *req)
 {
-	char **repos = NULL, **scopes = NULL;
-	size_t n = 0, nscopes = 0, i, shown = 0, packages, images;
+	char **repos = NULL;
+	size_t n = 0, i, packages, images;
 	page pg = {0};
-	int has;
 
-	/* --private: a token is needed, and only what it may pull is
-	 * listed (an empty list for a push:-only token) */
-	if (oci->private_reads) {
-		if ((has = ureg_oci__token_scopes(oci, req, &scopes,
-		                                  &nscopes)) < 0)
-			return;
-		if (!has) {
-			(void)ureg_oci__authorize(oci, req, "pull", "*");
-			return;
-		}
-	}
-	if (ureg_index_repo_list(&repos, &n, oci->index, NULL, REPOS_MAX + 1) <
-	    0) {
-		ureg_index_strings_free(scopes, nscopes);
-		store_error(req);
+	/* what /v2/_catalog lists to this request */
+	if (ureg_oci__visible_repos(&repos, &n, oci, req, REPOS_MAX + 1) < 0)
 		return;
-	}
-	/* with --private, keep what the token may pull */
-	for (i = 0; i < n; i++) {
-		if (!oci->private_reads ||
-		    ureg_token_allows(scopes, nscopes, "pull", repos[i]))
-			repos[shown++] = repos[i];
-		else
-			free(repos[i]);
-	}
-	n = shown;
-	ureg_index_strings_free(scopes, nscopes);
 	page_begin(&pg, "registry");
 	put(&pg, "<h1>ureg registry</h1>\n<p>Signed source packages and "
 	         "unikernel images, spoken over the OCI Distribution "
